@@ -1,0 +1,281 @@
+"""Notebook context: which other cells (and kernel facts) go with the cell being edited.
+
+Context is chosen, not dumped: cells that define names the active cell uses come first,
+then near cells, then cells that share names; markdown near the cell becomes comments;
+outputs are reduced to errors and short text. Everything is rendered as one Python script
+in the percent format (`# %%` per cell), the kind of text code models were trained on.
+
+What is chosen must not change while the user types (so the backend's prompt cache is
+reused): the choice depends on the other cells, the kernel facts and the active cell
+WITHOUT the line being typed.
+"""
+
+from __future__ import annotations
+
+import builtins
+import keyword
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+from .cells import Cell, summarise_outputs
+
+TokenCounter = Callable[[str], int]
+
+IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_COMMON = set(keyword.kwlist) | set(dir(builtins)) | {"self", "cls", "np", "pd", "plt", "i", "j", "k", "x", "y"}
+_DEF_PATTERNS = (
+    re.compile(r"^\s*(?:async\s+)?def\s+([A-Za-z_]\w*)", re.M),
+    re.compile(r"^\s*class\s+([A-Za-z_]\w*)", re.M),
+    re.compile(r"^\s*import\s+([\w\.]+(?:\s+as\s+\w+)?(?:\s*,\s*[\w\.]+(?:\s+as\s+\w+)?)*)", re.M),
+    re.compile(r"^\s*from\s+[\w\.]+\s+import\s+\(?([^)\n]+)", re.M),
+    re.compile(r"^\s*((?:[A-Za-z_]\w*\s*,\s*)*[A-Za-z_]\w*)\s*(?::[^=\n]+)?=(?!=)", re.M),
+    re.compile(r"^\s*for\s+([\w\s,]+?)\s+in\b", re.M),
+    re.compile(r"\bas\s+([A-Za-z_]\w*)\s*:", re.M),
+)
+
+
+def estimate_tokens(text: str) -> int:
+    # code averages a little over 3 characters per token in the BPE vocabularies of code models
+    return max(1, (len(text) + 2) // 3) if text else 0
+
+
+def defined_names(source: str) -> set[str]:
+    names: set[str] = set()
+    for pattern in _DEF_PATTERNS:
+        for match in pattern.finditer(source):
+            chunk = match.group(1)
+            for part in chunk.split(","):
+                part = part.strip()
+                if " as " in part:
+                    part = part.split(" as ")[-1]
+                part = part.split(".")[0].strip()
+                if part and IDENT.fullmatch(part):
+                    names.add(part)
+    return names
+
+
+def used_names(source: str) -> set[str]:
+    code = re.sub(r"#.*", "", source)
+    code = re.sub(r"(['\"])(?:\\.|(?!\1).)*\1", "", code)
+    return {n for n in IDENT.findall(code) if n not in keyword.kwlist}
+
+
+@dataclass
+class Source:
+    """Where a piece of context came from (shown by `%twin context` and previews)."""
+
+    cell: int | None
+    kind: str
+    reason: str
+    tokens: int
+
+    def describe(self) -> str:
+        where = f"cell {self.cell}" if self.cell is not None else self.kind
+        return f"{where}: {self.reason} ({self.tokens} tokens)"
+
+
+@dataclass
+class Context:
+    stable: str
+    prefix: str
+    suffix: str
+    sources: list[Source] = field(default_factory=list)
+
+    @property
+    def cell_text(self) -> str:
+        return self.prefix + self.suffix
+
+
+@dataclass
+class ContextOptions:
+    budget_tokens: int = 1536
+    max_prefix_tokens: int = 1536
+    max_suffix_tokens: int = 512
+    include_below: bool = True
+    include_markdown: bool = True
+    include_outputs: bool = True
+    # "notebook" chooses cells; "cell" sends the active cell alone
+    strategy: str = "notebook"
+
+
+def _comment(text: str) -> str:
+    return "\n".join(("# " + line).rstrip() for line in text.strip().splitlines())
+
+
+def render_cell(cell: Cell, *, with_output: bool = True, max_chars: int | None = None) -> str:
+    if cell.cell_type == "markdown":
+        return "# %% [markdown]\n" + _comment(cell.source)
+    if cell.cell_type == "raw":
+        return "# %% [raw]\n" + _comment(cell.source)
+    body = cell.source.rstrip()
+    if max_chars is not None and len(body) > max_chars:
+        cut = body[:max_chars]
+        body = cut[: cut.rfind("\n")] if "\n" in cut else cut
+        body += "\n# ..."
+    text = "# %%\n" + body
+    if with_output:
+        out = summarise_outputs(cell)
+        if out:
+            text += "\n" + _comment("Out: " + out)
+    return text
+
+
+def render_kernel_facts(facts: Sequence[Mapping[str, Any]], max_chars: int = 1500) -> str:
+    """A compact block of what the live kernel knows about the names the cell uses."""
+    lines = []
+    for fact in facts:
+        name = fact.get("name")
+        if not name:
+            continue
+        kind = fact.get("type") or "object"
+        parts = [f"{name}: {kind}"]
+        if fact.get("module") and kind == "module":
+            parts = [f"{name}: module {fact['module']}"]
+        if fact.get("signature"):
+            parts.append(f"{fact['signature']}")
+        if fact.get("shape") is not None:
+            parts.append(f"shape={tuple(fact['shape'])}")
+        elif fact.get("len") is not None:
+            parts.append(f"len={fact['len']}")
+        if fact.get("dtype"):
+            parts.append(f"dtype={fact['dtype']}")
+        columns = fact.get("columns")
+        if isinstance(columns, Mapping) and columns:
+            cols = ", ".join(f"{c!r}:{t}" for c, t in list(columns.items())[:40])
+            more = " ..." if len(columns) > 40 else ""
+            parts.append(f"columns={{{cols}{more}}}")
+        elif isinstance(columns, (list, tuple)) and columns:
+            parts.append("columns=" + repr(list(columns)[:40]))
+        if fact.get("value") is not None:
+            parts.append(f"value={str(fact['value'])[:80]}")
+        if fact.get("doc"):
+            parts.append(f"- {str(fact['doc'])[:80]}")
+        lines.append("# " + " ".join(parts))
+    if not lines:
+        return ""
+    text = "# %% kernel state (live variables)\n" + "\n".join(lines)
+    return text[:max_chars]
+
+
+def _clip_prefix(prefix: str, max_chars: int) -> str:
+    if len(prefix) <= max_chars:
+        return prefix
+    cut = prefix[-max_chars:]
+    nl = cut.find("\n")
+    return cut[nl + 1:] if 0 <= nl < len(cut) - 1 else cut
+
+
+def _clip_suffix(suffix: str, max_chars: int) -> str:
+    if len(suffix) <= max_chars:
+        return suffix
+    cut = suffix[:max_chars]
+    nl = cut.rfind("\n")
+    return cut[:nl] if nl > 0 else cut
+
+
+def _without_current_line(prefix: str, suffix: str) -> str:
+    """The cell minus the word being typed: what the choice of context may depend on."""
+    # the partial identifier at the cursor changes on every keystroke; whole words before
+    # it change rarely, and they are often the names that other cells define
+    head = re.sub(r"[A-Za-z_][A-Za-z0-9_]*$", "", prefix)
+    tail = suffix[suffix.find("\n"):] if "\n" in suffix else ""
+    return head + tail
+
+
+def build_context(
+    cells: Sequence[Cell],
+    index: int,
+    cursor: int,
+    *,
+    kernel_facts: Sequence[Mapping[str, Any]] | None = None,
+    options: ContextOptions | None = None,
+    count: TokenCounter = estimate_tokens,
+) -> Context:
+    opts = options or ContextOptions()
+    active = cells[index]
+    prefix = _clip_prefix(active.source[:cursor], opts.max_prefix_tokens * 4)
+    suffix = _clip_suffix(active.source[cursor:], opts.max_suffix_tokens * 4)
+    # keep exact token limits when a tokenizer is at hand, cheaply: only re-clip if over
+    while count(prefix) > opts.max_prefix_tokens and len(prefix) > 64:
+        prefix = _clip_prefix(prefix, int(len(prefix) * 0.8))
+    while count(suffix) > opts.max_suffix_tokens and len(suffix) > 64:
+        suffix = _clip_suffix(suffix, int(len(suffix) * 0.8))
+
+    sources: list[Source] = []
+    blocks: list[tuple[int, str]] = []  # (cell index or -1 for facts, text)
+    budget = opts.budget_tokens
+
+    facts_text = render_kernel_facts(kernel_facts or []) if opts.strategy != "cell" else ""
+    if facts_text:
+        tokens = count(facts_text)
+        if tokens <= budget // 2:
+            budget -= tokens
+            sources.append(Source(None, "kernel", f"{len(kernel_facts or [])} live variables", tokens))
+        else:
+            facts_text = ""
+
+    if opts.strategy != "cell":
+        steady = _without_current_line(active.source[:cursor], active.source[cursor:])
+        chosen = choose_cells(cells, index, steady, opts)
+        for score, j, reason in chosen:
+            cell = cells[j]
+            text = render_cell(cell, with_output=opts.include_outputs, max_chars=max(200, budget * 3))
+            tokens = count(text) + 1
+            if tokens > budget:
+                continue
+            budget -= tokens
+            blocks.append((j, text))
+            sources.append(Source(j, cell.cell_type, reason, tokens))
+    # notebook order reads naturally; cells below the active one go first, far from the cursor
+    below = sorted((b for b in blocks if b[0] > index), key=lambda b: b[0])
+    above = sorted((b for b in blocks if b[0] < index), key=lambda b: b[0])
+    parts = [t for _, t in below] + [t for _, t in above]
+    if facts_text:
+        parts.append(facts_text)
+    stable = "\n\n".join(parts)
+    stable = stable + "\n\n# %%\n" if stable else ""
+    sources.sort(key=lambda s: (s.cell is None, s.cell if s.cell is not None else 0))
+    return Context(stable=stable, prefix=prefix, suffix=suffix, sources=sources)
+
+
+def choose_cells(
+    cells: Sequence[Cell], index: int, steady_source: str, opts: ContextOptions
+) -> list[tuple[float, int, str]]:
+    """Candidate cells, best first, each with a score and a human-readable reason."""
+    used = used_names(steady_source) - _COMMON
+    used_all = used_names(steady_source)
+    counts = [c.execution_count for c in cells if c.execution_count]
+    latest = max(counts) if counts else None
+    ranked: list[tuple[float, int, str]] = []
+    for j, cell in enumerate(cells):
+        if j == index or not cell.source.strip():
+            continue
+        below = j > index
+        if below and not opts.include_below:
+            continue
+        distance = abs(j - index)
+        if cell.cell_type != "code":
+            if not opts.include_markdown or below or distance > 3 or cell.cell_type == "raw":
+                continue
+            ranked.append((1.0 / distance, j, "markdown just above"))
+            continue
+        defs = defined_names(cell.source)
+        provides = defs & used_all
+        shared = (used_names(cell.source) & used) - defs
+        score = (2.0 if not below else 1.0) / (1 + distance)
+        reasons = []
+        if provides:
+            score += 2.0 + 0.5 * min(len(provides), 6)
+            reasons.append("defines " + ", ".join(sorted(provides)[:5]))
+        if shared:
+            score += 0.2 * min(len(shared), 5)
+            reasons.append("uses " + ", ".join(sorted(shared)[:3]))
+        if latest and cell.execution_count and latest - cell.execution_count < 3:
+            score += 0.3
+            reasons.append("ran recently")
+        if not reasons:
+            reasons.append(f"{distance} cell{'s' if distance > 1 else ''} {'below' if below else 'above'}")
+        ranked.append((score, j, "; ".join(reasons)))
+    ranked.sort(key=lambda r: (-r[0], abs(r[1] - index)))
+    return ranked

@@ -1,0 +1,167 @@
+"""Cleaning raw completions into exactly the text the inline completer inserts."""
+
+from __future__ import annotations
+
+import re
+
+_CELL_MARKERS = re.compile(r"^\s*(# %%|# In\[|#%%|```)", re.M)
+_OPENERS = {"(": ")", "[": "]", "{": "}"}
+_CLOSERS = {v: k for k, v in _OPENERS.items()}
+
+
+def current_line(prefix: str) -> str:
+    return prefix[prefix.rfind("\n") + 1:]
+
+
+def previous_code_line(prefix: str) -> str:
+    lines = prefix.split("\n")[:-1]
+    for line in reversed(lines):
+        if line.strip() and not line.strip().startswith("#"):
+            return line
+    return ""
+
+
+def completion_mode(prefix: str, suffix: str) -> str:
+    """'line' for the rest of a line, 'block' for the body after a colon."""
+    line = current_line(prefix)
+    rest_of_line = suffix.split("\n", 1)[0]
+    if line.strip() == "" and rest_of_line.strip() == "" and previous_code_line(prefix).rstrip().endswith(":"):
+        return "block"
+    return "line"
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" \t"))
+
+
+def _bracket_depth(text: str) -> int:
+    depth = 0
+    in_str: str | None = None
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if in_str:
+            if ch == "\\":
+                i += 2
+                continue
+            if text.startswith(in_str, i):
+                i += len(in_str)
+                in_str = None
+                continue
+        elif ch == "#":
+            nl = text.find("\n", i)
+            i = len(text) if nl < 0 else nl
+            continue
+        elif text.startswith('"""', i) or text.startswith("'''", i):
+            in_str = text[i:i + 3]
+            i += 3
+            continue
+        elif ch in "\"'":
+            in_str = ch
+        elif ch in _OPENERS:
+            depth += 1
+        elif ch in _CLOSERS:
+            depth -= 1
+        i += 1
+    return depth
+
+
+def strip_suffix_overlap(completion: str, suffix: str) -> str:
+    """Drop the tail of the completion that the text after the cursor already has."""
+    rest = suffix.split("\n", 1)[0] if "\n" not in completion else suffix
+    rest_stripped = rest.strip()
+    if not rest_stripped:
+        return completion
+    comp = completion.rstrip()
+    for size in range(min(len(comp), len(rest_stripped)), 0, -1):
+        if comp.endswith(rest_stripped[:size]) and (size > 2 or rest_stripped[:size] in _CLOSERS or size == len(rest_stripped)):
+            return comp[: len(comp) - size]
+    return completion
+
+
+def strip_prefix_echo(completion: str, prefix: str) -> str:
+    """Models sometimes start by repeating the line being typed: drop the repeat."""
+    line = current_line(prefix)
+    if line.strip() and len(line.strip()) >= 4:
+        stripped = line.lstrip()
+        if completion.startswith(stripped) and stripped != completion:
+            return completion[len(stripped):]
+    return completion
+
+
+def clean_completion(raw: str, prefix: str, suffix: str, *, stop_markers: bool = True) -> str:
+    text = raw.replace("\r\n", "\n")
+    # the end of the cell: a model that goes on into the next cell or a fence has finished
+    if stop_markers:
+        m = _CELL_MARKERS.search(text)
+        if m and (m.start() > 0 or text.lstrip().startswith(("# %%", "#%%", "# In[", "```"))):
+            text = text[: m.start()]
+    text = strip_prefix_echo(text, prefix)
+    mode = completion_mode(prefix, suffix)
+    line = current_line(prefix)
+    if mode == "line":
+        first, _, rest = text.partition("\n")
+        if first.strip() == "" and rest and line.strip() == "":
+            # cursor at the start of an empty line: the model began with a newline
+            first = rest.split("\n", 1)[0]
+            if line and first.startswith(line):
+                first = first[len(line):]
+        text = first
+        # an unclosed call on the completion's single line may continue on the next lines
+        # of the model's text; a one-line suggestion keeps only what balances
+        depth_before = _bracket_depth(prefix.split("\n")[-1])
+        if depth_before <= 0 and _bracket_depth(text) < 0:
+            text = _trim_unbalanced_closers(text)
+    else:
+        text = _clean_block(text, prefix)
+    text = strip_suffix_overlap(text, suffix)
+    return text.rstrip()
+
+
+def _trim_unbalanced_closers(text: str) -> str:
+    depth = 0
+    for i, ch in enumerate(text):
+        if ch in _OPENERS:
+            depth += 1
+        elif ch in _CLOSERS:
+            depth -= 1
+            if depth < 0:
+                return text[:i]
+    return text
+
+
+def _clean_block(text: str, prefix: str) -> str:
+    """The body of a block: lines indented deeper than the header, up to the dedent."""
+    header = previous_code_line(prefix)
+    base = _indent(header)
+    line = current_line(prefix)
+    lines = text.split("\n")
+    # the first line continues the current line, which already holds its indentation
+    first = lines[0]
+    if line and first.startswith(line) and len(line) > 0 and first.strip():
+        first = first[len(line):]
+    elif line and first.strip():
+        first = first.lstrip(" \t") if _indent(line) > base else first
+    elif not first.strip() and len(lines) > 1:
+        # the model started on a new line: the cursor's line already has the indentation
+        lines = lines[1:]
+        first = lines[0][len(line):] if lines[0].startswith(line) else lines[0].lstrip()
+    body_indent = _indent(line) if line.strip() == "" else base + 4
+    out = [first]
+    depth = _bracket_depth(prefix.split("\n")[-1] + first)
+    blank_run = 0
+    for raw_line in lines[1:]:
+        if not raw_line.strip():
+            blank_run += 1
+            if blank_run >= 2:
+                break
+            out.append("")
+            continue
+        if depth <= 0 and _indent(raw_line) < body_indent:
+            break
+        blank_run = 0
+        out.append(raw_line)
+        depth += _bracket_depth(raw_line)
+    while out and not out[-1].strip():
+        out.pop()
+    return "\n".join(out)

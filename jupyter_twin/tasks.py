@@ -1,0 +1,120 @@
+"""Chat tasks over a cell: explain, refactor, fix, document, test, ask.
+
+Each message puts the stable part first (instructions, the other cells, kernel facts) and
+the cell itself and the request last, so that a backend's prompt cache covers the context.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+
+SYSTEM = (
+    "You are jupyter_twin, a coding assistant inside a Jupyter notebook. You are given cells "
+    "of the notebook as context and one cell to work on. Be precise and brief. When asked "
+    "for code, answer with one complete ```python code block that can replace the cell."
+)
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    kind: str  # what the result is: "code" or "markdown"
+    instruction: str
+
+
+TASKS: dict[str, Task] = {
+    "explain": Task(
+        "explain", "markdown",
+        "Explain what this cell does and why, in Markdown: a one-sentence summary, then the "
+        "key steps as a short list. Mention names that come from other cells. No code rewrite.",
+    ),
+    "refactor": Task(
+        "refactor", "code",
+        "Refactor this cell. {instruction} Keep its behaviour and the names other cells use. "
+        "Reply with the whole refactored cell in one ```python block and nothing else.",
+    ),
+    "fix": Task(
+        "fix", "code",
+        "This cell fails with the error below. Fix the cell.\n\nError:\n```\n{error}\n```\n"
+        "Reply with the whole corrected cell in one ```python block, then one sentence on the cause.",
+    ),
+    "document": Task(
+        "document", "code",
+        "Add docstrings to the functions and classes of this cell and short comments where "
+        "the code is not obvious. Do not change the code itself. Reply with the whole cell in "
+        "one ```python block and nothing else.",
+    ),
+    "test": Task(
+        "test", "code",
+        "Write a notebook cell of tests for this cell: plain `assert` statements or test "
+        "functions that the cell calls at its end, covering normal and edge cases. Reply with "
+        "the test cell in one ```python block and nothing else.",
+    ),
+    "ask": Task("ask", "markdown", "{question}"),
+}
+
+DEFAULT_REFACTOR = "Make it clearer and more idiomatic."
+
+
+def task_by_name(name: str) -> Task:
+    try:
+        return TASKS[name]
+    except KeyError:
+        raise ValueError(f"unknown task {name!r}; choose one of {', '.join(TASKS)}") from None
+
+
+def build_messages(
+    task: Task,
+    *,
+    stable: str,
+    cell_source: str,
+    cell_label: str,
+    instruction: str | None = None,
+    error: str | None = None,
+    question: str | None = None,
+) -> list[dict[str, str]]:
+    parts = []
+    if stable.strip():
+        parts.append("Other cells of the notebook, for context:\n```python\n" + stable.rstrip() + "\n```")
+    parts.append(f"The cell to work on ({cell_label}):\n```python\n{cell_source.rstrip()}\n```")
+    request = task.instruction.format(
+        instruction=(instruction or DEFAULT_REFACTOR).strip(),
+        error=(error or "(no error output was found)").strip(),
+        question=(question or "What does this cell do?").strip(),
+    )
+    parts.append(request)
+    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "\n\n".join(parts)}]
+
+
+_FENCE = re.compile(r"```[ \t]*([\w+-]*)[^\n]*\n(.*?)(?:\n[ \t]*```|\Z)", re.S)
+
+
+def extract_code(text: str) -> str:
+    """The code of an answer: its python code block, without fences or chatter."""
+    blocks = [(lang.lower(), body) for lang, body in _FENCE.findall(text)]
+    if blocks:
+        python = [b for lang, b in blocks if lang in ("python", "py", "python3", "ipython", "")]
+        chosen = python or [b for _, b in blocks]
+        # several blocks: the longest is the cell, the others are usually usage snippets
+        return max(chosen, key=len).strip("\n").rstrip()
+    stripped = text.strip()
+    try:
+        ast.parse(stripped)
+        return stripped
+    except SyntaxError:
+        pass
+    lines = stripped.splitlines()
+    # drop chatter lines before the code starts ("Here is the refactored cell:")
+    while lines and re.match(r"^(here|sure|certainly|this|the|below|i )", lines[0].strip(), re.I):
+        lines.pop(0)
+    return "\n".join(lines).strip()
+
+
+def clean_markdown(text: str) -> str:
+    return text.strip()
+
+
+def finish(task: Task, text: str) -> str:
+    return extract_code(text) if task.kind == "code" else clean_markdown(text)

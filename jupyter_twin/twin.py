@@ -1,0 +1,299 @@
+"""`Twin`: the engine's one public object. cells -> context -> prompt -> stream -> text."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+from .backends import Backend, ChatRequest, FimRequest, make_backend
+from .cells import Cell, check_position, error_text, to_cells
+from .context import Context, ContextOptions, build_context, estimate_tokens
+from .errors import TwinError
+from .postprocess import clean_completion, completion_mode
+from .settings import Settings
+from .stream import TaskStream, TextListStream
+from .tasks import TASKS, build_messages, finish, task_by_name
+
+CellsLike = Sequence[Mapping[str, Any] | Cell]
+Facts = Sequence[Mapping[str, Any]] | None
+
+
+@dataclass
+class Preview:
+    """Exactly what would be sent to the backend, and where the context came from."""
+
+    task: str
+    backend: str
+    model: str
+    request: dict[str, Any]
+    context: Context
+    sources: list[str] = field(default_factory=list)
+
+    @property
+    def prompt(self) -> str | None:
+        return self.request.get("prompt")
+
+    @property
+    def messages(self) -> list[dict[str, str]] | None:
+        return self.request.get("messages")
+
+    def describe(self) -> str:
+        lines = [f"{self.task} via {self.backend} ({self.model})", "context:"]
+        lines += [f"  - {s}" for s in self.sources] or ["  (the cell alone)"]
+        lines.append("sent:")
+        if self.prompt is not None:
+            lines.append(self.prompt)
+        if self.messages:
+            for m in self.messages:
+                lines.append(f"[{m['role']}]\n{m['content']}")
+        return "\n".join(lines)
+
+
+class Twin:
+    """A notebook-aware assistant over one backend and model.
+
+    `Twin()` lets settings and environment choose; `Twin(backend="embedded", model=PATH)`,
+    `Twin(backend="ollama", model="codestral", host=URL)` and
+    `Twin(backend="openai", model=NAME, host=BASE_URL, api_key=KEY)` choose explicitly.
+    """
+
+    def __init__(
+        self,
+        backend: str | Backend | None = None,
+        model: str | None = None,
+        host: str | None = None,
+        *,
+        api_key: str | None = None,
+        settings: Settings | None = None,
+        strategy: str = "notebook",
+        **overrides: Any,
+    ) -> None:
+        if isinstance(backend, Backend):
+            self._backend: Backend | None = backend
+            backend_name = backend.name
+        else:
+            self._backend = None
+            backend_name = backend
+        if settings is None:
+            settings = Settings.from_env(backend=backend_name, model=model, host=host, api_key=api_key, **overrides)
+        else:
+            changes = {k: v for k, v in dict(backend=backend_name, model=model, host=host, api_key=api_key, **overrides).items() if v is not None}
+            settings = settings.replace(**changes) if changes else settings
+        self.settings = settings
+        self.strategy = strategy
+        self._model_arg = model
+        self._host_arg = host
+        self._lock = threading.Lock()
+        self.last_latency: dict[str, float] = {}
+        self.last_error: str | None = None
+
+    # --- backend -------------------------------------------------------
+    @property
+    def backend(self) -> Backend:
+        with self._lock:
+            if self._backend is None:
+                self._backend = make_backend(self.settings, model=self._model_arg, host=self._host_arg)
+            return self._backend
+
+    @property
+    def family(self):  # -> Family
+        return self.backend.info().family
+
+    def _count(self) -> Any:
+        backend = self.backend
+
+        def count(text: str) -> int:
+            exact = backend.count_tokens(text)
+            return exact if exact is not None else estimate_tokens(text)
+
+        try:
+            if backend.count_tokens("x") is None:
+                return estimate_tokens
+        except TwinError:
+            return estimate_tokens
+        return count
+
+    def _options(self, strategy: str | None = None) -> ContextOptions:
+        budget = self.settings.context_tokens
+        return ContextOptions(
+            budget_tokens=budget,
+            max_prefix_tokens=max(256, min(1536, self.settings.num_ctx // 3)),
+            max_suffix_tokens=max(128, min(512, self.settings.num_ctx // 8)),
+            strategy=strategy or self.strategy,
+        )
+
+    def _record(self, task: str):
+        def done(stream: TaskStream) -> None:
+            if stream.latency is not None and not stream.cancelled:
+                self.last_latency[task] = stream.latency
+        return done
+
+    # --- completion ------------------------------------------------------
+    def _fim_request(self, cells: CellsLike, index: int, cursor: int | None, kernel_facts: Facts, strategy: str | None):
+        cell_list = to_cells(cells)
+        cursor = check_position(cell_list, index, cursor)
+        if cell_list[index].cell_type != "code":
+            raise TwinError("completion works in code cells only")
+        ctx = build_context(
+            cell_list, index, cursor, kernel_facts=kernel_facts, options=self._options(strategy), count=self._count()
+        )
+        mode = completion_mode(ctx.prefix, ctx.suffix)
+        max_tokens = self.settings.max_tokens_complete if mode == "line" else self.settings.max_tokens_complete * 2
+        stop = ["\n# %%", "\n\n\n"]
+        if mode == "line":
+            # a one-line suggestion: stop the model at the first line end it writes after text
+            stop.append("\n")
+        request = FimRequest(
+            stable=ctx.stable,
+            prefix=ctx.prefix,
+            suffix=ctx.suffix,
+            family=self.family,
+            max_tokens=max_tokens,
+            stop=stop,
+            temperature=self.settings.temperature,
+        )
+        return ctx, request
+
+    def stream_complete(
+        self, cells: CellsLike, index: int, cursor: int | None = None, *, kernel_facts: Facts = None, strategy: str | None = None
+    ) -> TaskStream:
+        ctx, request = self._fim_request(cells, index, cursor, kernel_facts, strategy)
+        line = ctx.prefix[ctx.prefix.rfind("\n") + 1:]
+        if request.stop and "\n" in request.stop and not line.strip():
+            # the cursor is at the start of a line: the first newline is not the end
+            request.stop = [s for s in request.stop if s != "\n"]
+        backend_stream = self.backend.fim(request)
+        return TaskStream(
+            backend_stream,
+            lambda raw: clean_completion(raw, ctx.prefix, ctx.suffix),
+            kind="code",
+            task="complete",
+            on_done=self._record("complete"),
+        )
+
+    def complete(
+        self, cells: CellsLike, index: int, cursor: int | None = None, *, kernel_facts: Facts = None, strategy: str | None = None
+    ) -> str:
+        """Exactly the text the inline completer would insert at `cursor`."""
+        return self._run(self.stream_complete(cells, index, cursor, kernel_facts=kernel_facts, strategy=strategy))
+
+    def preview_complete(self, cells: CellsLike, index: int, cursor: int | None = None, *, kernel_facts: Facts = None) -> Preview:
+        ctx, request = self._fim_request(cells, index, cursor, kernel_facts, None)
+        return Preview(
+            "complete", self.backend.name, self.backend.model, self.backend.preview_fim(request), ctx,
+            [s.describe() for s in ctx.sources],
+        )
+
+    # --- chat tasks -----------------------------------------------------
+    def _chat_request(self, task_name: str, cells: CellsLike, index: int, kernel_facts: Facts, **kw: Any):
+        task = task_by_name(task_name)
+        cell_list = to_cells(cells)
+        check_position(cell_list, index, None)
+        cell = cell_list[index]
+        ctx = build_context(
+            cell_list, index, len(cell.source), kernel_facts=kernel_facts, options=self._options(), count=self._count()
+        )
+        error = kw.get("error")
+        if task.name == "fix" and not error:
+            error = error_text(cell)
+        messages = build_messages(
+            task,
+            stable=ctx.stable.removesuffix("# %%\n").rstrip(),
+            cell_source=ctx.prefix + ctx.suffix,
+            cell_label=f"cell {index}",
+            instruction=kw.get("instruction"),
+            error=error,
+            question=kw.get("question"),
+        )
+        request = ChatRequest(messages=messages, max_tokens=self.settings.max_tokens_chat, temperature=self.settings.temperature)
+        return task, ctx, request
+
+    def stream(self, task: str, cells: CellsLike, index: int, *, kernel_facts: Facts = None, **kw: Any) -> TaskStream:
+        """Stream a chat task (one of TASKS); `result()` gives code or markdown."""
+        spec, _ctx, request = self._chat_request(task, cells, index, kernel_facts, **kw)
+        if spec.name == "ask" and not (kw.get("question") or "").strip():
+            raise TwinError("ask needs a question")
+        return TaskStream(
+            self.backend.chat(request),
+            lambda raw: finish(spec, raw),
+            kind=spec.kind,
+            task=spec.name,
+            on_done=self._record(spec.name),
+        )
+
+    def preview(self, task: str, cells: CellsLike, index: int, *, kernel_facts: Facts = None, **kw: Any) -> Preview:
+        if task == "complete":
+            return self.preview_complete(cells, index, kw.get("cursor"), kernel_facts=kernel_facts)
+        _spec, ctx, request = self._chat_request(task, cells, index, kernel_facts, **kw)
+        return Preview(
+            task, self.backend.name, self.backend.model,
+            {"messages": request.messages, "max_tokens": request.max_tokens}, ctx,
+            [s.describe() for s in ctx.sources],
+        )
+
+    def _run(self, stream: TaskStream) -> str:
+        try:
+            return stream.result()
+        except BaseException:
+            stream.cancel()
+            raise
+
+    def explain(self, cells: CellsLike, index: int, *, kernel_facts: Facts = None) -> str:
+        return self._run(self.stream("explain", cells, index, kernel_facts=kernel_facts))
+
+    def refactor(self, cells: CellsLike, index: int, instruction: str | None = None, *, kernel_facts: Facts = None) -> str:
+        return self._run(self.stream("refactor", cells, index, kernel_facts=kernel_facts, instruction=instruction))
+
+    def fix(self, cells: CellsLike, index: int, error: str | None = None, *, kernel_facts: Facts = None) -> str:
+        return self._run(self.stream("fix", cells, index, kernel_facts=kernel_facts, error=error))
+
+    def document(self, cells: CellsLike, index: int, *, kernel_facts: Facts = None) -> str:
+        return self._run(self.stream("document", cells, index, kernel_facts=kernel_facts))
+
+    def test(self, cells: CellsLike, index: int, *, kernel_facts: Facts = None) -> str:
+        return self._run(self.stream("test", cells, index, kernel_facts=kernel_facts))
+
+    def ask(self, cells: CellsLike, index: int, question: str, *, kernel_facts: Facts = None) -> str:
+        return self._run(self.stream("ask", cells, index, kernel_facts=kernel_facts, question=question))
+
+    # --- facts ------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "backend": self.settings.backend,
+            "model": self.settings.model,
+            "host": None,
+            "family": None,
+            "reachable": False,
+            "error": None,
+            "last_latency": dict(self.last_latency),
+        }
+        try:
+            backend = self.backend
+            data.update(backend=backend.name, model=backend.model, host=backend.host)
+            started = time.monotonic()
+            backend.ping()
+            data["ping_seconds"] = round(time.monotonic() - started, 4)
+            data["family"] = backend.info().family.name
+            data["model"] = backend.model
+            data["reachable"] = True
+        except TwinError as exc:
+            data["error"] = str(exc)
+        return data
+
+    def models(self) -> list[str]:
+        return self.backend.models()
+
+    def close(self) -> None:
+        if self._backend is not None:
+            self._backend.close()
+
+    def __enter__(self) -> "Twin":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+__all__ = ["Twin", "Preview", "TASKS", "TextListStream"]

@@ -1,0 +1,102 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from jupyter_twin.cells import summarise_outputs, to_cell, to_cells, check_position
+from jupyter_twin.context import ContextOptions, build_context, render_kernel_facts
+from jupyter_twin.errors import ContextError
+
+NB = [
+    {"cell_type": "markdown", "source": "# Housing data"},
+    {"cell_type": "code", "source": "import pandas as pd\nhousing = pd.read_csv('housing.csv')", "execution_count": 1},
+    {"cell_type": "code", "source": "def ratio(a, b):\n    return a / b", "execution_count": 2},
+    {"cell_type": "code", "source": ["for i in range(1000):\n", "    pass\n"], "execution_count": 3},
+    {"cell_type": "code", "source": "housing['rooms_per_house'] = ratio(housing['total_rooms'], housing['households'])\nhousing.", "execution_count": None},
+    {"cell_type": "code", "source": "housing.plot()"},
+]
+
+
+def test_stable_context_before_cell_and_cell_last():
+    cells = to_cells(NB)
+    ctx = build_context(cells, 4, len(cells[4].source))
+    assert ctx.prefix.endswith("housing.")
+    assert "housing = pd.read_csv" in ctx.stable
+    assert "def ratio" in ctx.stable
+    assert ctx.stable.endswith("# %%\n")
+    # below cells come first (far from the cursor), above cells in notebook order
+    assert ctx.stable.index("housing.plot()") < ctx.stable.index("import pandas") < ctx.stable.index("def ratio")
+    reasons = {s.cell: s.reason for s in ctx.sources}
+    assert "defines" in reasons[1] and "housing" in reasons[1]
+    assert "ratio" in reasons[2]
+
+
+def test_context_does_not_change_while_typing():
+    cells = to_cells(NB)
+    base = cells[4].source
+    stables = set()
+    for extra in ["h", "he", "hea", "head", "head(", "head(3"]:
+        cells[4].source = base + extra
+        ctx = build_context(cells, 4, len(cells[4].source))
+        stables.add(ctx.stable)
+    assert len(stables) == 1
+
+
+def test_budget_respected_and_cell_strategy():
+    cells = to_cells(NB + [{"cell_type": "code", "source": "x = 1\n" * 2000}])
+    ctx = build_context(cells, 4, 10, options=ContextOptions(budget_tokens=60))
+    assert sum(s.tokens for s in ctx.sources) <= 60
+    alone = build_context(cells, 4, 10, options=ContextOptions(strategy="cell"))
+    assert alone.stable == "" and alone.sources == []
+
+
+def test_huge_cell_is_clipped():
+    big = "y = 2\n" * 200_000  # 1.2 MB
+    cells = to_cells([{"cell_type": "code", "source": big + "print(y"}])
+    ctx = build_context(cells, 0, len(cells[0].source))
+    assert ctx.prefix.endswith("print(y")
+    assert len(ctx.prefix) < 10_000
+
+
+def test_kernel_facts_rendered_compactly():
+    facts = [
+        {"name": "df", "type": "pandas.DataFrame", "shape": [20640, 3], "columns": {"longitude": "float64", "ocean_proximity": "object"}},
+        {"name": "f", "type": "function", "signature": "(a, b=2)"},
+    ]
+    text = render_kernel_facts(facts)
+    assert "df: pandas.DataFrame shape=(20640, 3)" in text and "'ocean_proximity':object" in text
+    assert "f: function (a, b=2)" in text
+    cells = to_cells(NB)
+    ctx = build_context(cells, 4, 5, kernel_facts=facts)
+    # facts sit after the other cells, right before the active cell
+    assert ctx.stable.index("housing.plot()") < ctx.stable.index("kernel state") < len(ctx.stable)
+
+
+def test_outputs_summarised_errors_and_short_text_only():
+    cell = to_cell({"cell_type": "code", "source": "1/0", "outputs": [
+        {"output_type": "error", "ename": "ZeroDivisionError", "evalue": "division by zero",
+         "traceback": ["\x1b[0;31mZeroDivisionError\x1b[0m: division by zero"]}]})
+    assert summarise_outputs(cell) == "error: ZeroDivisionError: division by zero"
+    cell2 = to_cell({"cell_type": "code", "source": "x", "outputs": [
+        {"output_type": "display_data", "data": {"image/png": "AAAA"}},
+        {"output_type": "stream", "name": "stdout", "text": "ok \udcff\x00 done"}]})
+    assert summarise_outputs(cell2) == "ok \ufffd done"
+
+
+def test_bad_input_clear_errors():
+    with pytest.raises(ContextError, match="out of range"):
+        check_position(to_cells(NB), 99)
+    with pytest.raises(ContextError):
+        to_cells("not cells")
+    with pytest.raises(ContextError):
+        to_cell({"cell_type": "weird", "source": ""})
+    assert check_position(to_cells(NB), 1, 10_000) == len(to_cells(NB)[1].source)
+
+
+def test_real_notebook_context_fits_budget():
+    nb_path = Path(__file__).resolve().parents[3] / "shared" / "bench" / "notebooks" / "02_end_to_end_machine_learning_project.ipynb"
+    nb = json.loads(nb_path.read_text())
+    cells = to_cells(nb["cells"])
+    idx = max(i for i, c in enumerate(cells) if c.is_code)
+    ctx = build_context(cells, idx, 0, options=ContextOptions(budget_tokens=1000))
+    assert 0 < sum(s.tokens for s in ctx.sources) <= 1000

@@ -1,0 +1,48 @@
+from jupyter_twin.postprocess import clean_completion, completion_mode, strip_suffix_overlap
+
+
+def test_mode():
+    assert completion_mode("x = foo(", ")") == "line"
+    assert completion_mode("for i in range(3):\n    ", "") == "block"
+    assert completion_mode("a = 1\n", "\nb = 2") == "line"
+    assert completion_mode("if x:\n    # comment\n    ", "") == "block"
+
+
+def test_single_line_stops_at_newline():
+    assert clean_completion("parse(\"1.0.1\")\nprint(1)", "assert version.", "") == 'parse("1.0.1")'
+
+
+def test_overlap_with_text_after_cursor_removed():
+    assert clean_completion("head())", "print(df.", ")") == "head()"
+    assert strip_suffix_overlap("x, y)", ")") == "x, y"
+    # a multi-character overlap
+    assert clean_completion("a + b, axis=1)", "np.sum(", ", axis=1)") == "a + b"
+
+
+def test_never_echo_prefix():
+    assert clean_completion("model.fit(X, y)", "model.fit(", "") == "X, y)"
+
+
+def test_block_stops_at_dedent_and_next_cell():
+    raw = "total += x\n    count += 1\nprint(total)\n"
+    assert clean_completion(raw, "for x in xs:\n    ", "") == "total += x\n    count += 1"
+    raw2 = "return a + b\n\n# %%\nadd(1, 2)"
+    assert clean_completion(raw2, "def add(a, b):\n    ", "") == "return a + b"
+
+
+def test_block_when_model_starts_with_newline():
+    raw = "\n    return x * 2\n"
+    assert clean_completion(raw, "def f(x):\n    ", "") == "return x * 2"
+
+
+def test_cell_markers_end_the_completion():
+    assert clean_completion("x = 1\n# %%\ny = 2", "a = 0\n", "") == "x = 1"
+    assert clean_completion("```", "a = ", "") == ""
+
+
+def test_line_at_empty_line_start_skips_leading_newline():
+    assert clean_completion("\nresult = f(1)\nmore", "x = 1\n", "\nprint(result)") == "result = f(1)"
+
+
+def test_unbalanced_closer_trimmed():
+    assert clean_completion("3)", "x = ", "") == "3"

@@ -1,0 +1,37 @@
+import pytest
+
+from jupyter_twin.tasks import TASKS, build_messages, extract_code, finish
+
+
+def test_extract_code_from_fenced_answer():
+    text = "Here is the refactored cell:\n\n```python\ndef f(x):\n    return x * 2\n```\n\nThis is clearer."
+    assert extract_code(text) == "def f(x):\n    return x * 2"
+
+
+def test_extract_code_unclosed_fence_and_bare_code():
+    assert extract_code("```python\nx = 1\ny = 2") == "x = 1\ny = 2"
+    assert extract_code("x = [i for i in range(3)]") == "x = [i for i in range(3)]"
+    assert extract_code("Sure! Here you go:\nx = 1") == "x = 1"
+
+
+def test_extract_code_prefers_python_block_and_longest():
+    text = "```text\nnot code\n```\n```python\na = 1\nb = 2\n```\nUsage:\n```python\nf()\n```"
+    assert extract_code(text) == "a = 1\nb = 2"
+
+
+def test_messages_stable_first_cell_then_request():
+    msgs = build_messages(TASKS["refactor"], stable="import os", cell_source="x=1", cell_label="cell 3", instruction="use f-strings")
+    user = msgs[1]["content"]
+    assert msgs[0]["role"] == "system"
+    assert user.index("import os") < user.index("x=1") < user.index("use f-strings")
+
+
+def test_fix_includes_error():
+    msgs = build_messages(TASKS["fix"], stable="", cell_source="1/0", cell_label="cell 0", error="ZeroDivisionError: division by zero")
+    assert "ZeroDivisionError" in msgs[1]["content"]
+
+
+@pytest.mark.parametrize("name, kind", [("explain", "markdown"), ("ask", "markdown"), ("refactor", "code"), ("fix", "code"), ("document", "code"), ("test", "code")])
+def test_task_kinds(name, kind):
+    assert TASKS[name].kind == kind
+    assert finish(TASKS[name], "```python\nx = 1\n```") == ("x = 1" if kind == "code" else "```python\nx = 1\n```")

@@ -1,0 +1,98 @@
+"""``TwinApp``: the jupyter_server ExtensionApp. Configure it like any Jupyter app::
+
+    c.TwinApp.backend = "ollama"
+    c.TwinApp.model = "qwen2.5-coder:1.5b"
+    c.TwinApp.host = "http://127.0.0.1:11434"
+
+Unset traits fall back to the engine's environment variables and defaults
+(``jupyter_twin.settings.Settings.from_env``). The browser never chooses the backend,
+its address or its key: those come from here only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jupyter_server.extension.application import ExtensionApp
+from traitlets import Bool, CFloat, CInt, Unicode
+
+from ..settings import BACKENDS, Settings
+from .handlers import handlers
+from .service import TwinService
+
+
+class TwinApp(ExtensionApp):
+    name = "jupyter_twin"
+    description = "jupyter_twin: local AI coding assistant (completion, chat, cell actions)"
+    load_other_extensions = True
+
+    backend = Unicode(
+        None, allow_none=True, config=True, help=f"Backend: one of {', '.join(BACKENDS)}."
+    )
+    model = Unicode(None, allow_none=True, config=True, help="Model name on the backend.")
+    host = Unicode(
+        None, allow_none=True, config=True, help="Backend address (Ollama or OpenAI-compatible)."
+    )
+    api_key = Unicode(
+        None, allow_none=True, config=True, help="API key for an OpenAI-compatible backend."
+    )
+    model_path = Unicode(
+        None, allow_none=True, config=True, help="GGUF file for the embedded backend."
+    )
+    family = Unicode(None, allow_none=True, config=True, help="Prompt family (FIM tokens).")
+    num_ctx = CInt(None, allow_none=True, config=True, help="Model context window (tokens).")
+    context_tokens = CInt(
+        None, allow_none=True, config=True, help="Token budget for notebook context."
+    )
+    max_tokens_complete = CInt(
+        None, allow_none=True, config=True, help="Most tokens generated for one completion."
+    )
+    max_tokens_chat = CInt(
+        None, allow_none=True, config=True, help="Most tokens generated for a task or chat."
+    )
+    connect_timeout = CFloat(
+        None, allow_none=True, config=True, help="Seconds to reach the backend."
+    )
+    request_timeout = CFloat(
+        None, allow_none=True, config=True, help="Seconds for a whole request."
+    )
+    temperature = CFloat(None, allow_none=True, config=True, help="Sampling temperature.")
+    threads = CInt(None, allow_none=True, config=True, help="CPU threads (embedded backend).")
+    preload = Bool(
+        True, config=True, help="Create the engine (load an embedded model) when the server starts."
+    )
+
+    _FIELDS = (
+        "backend",
+        "model",
+        "host",
+        "api_key",
+        "model_path",
+        "family",
+        "num_ctx",
+        "context_tokens",
+        "max_tokens_complete",
+        "max_tokens_chat",
+        "connect_timeout",
+        "request_timeout",
+        "temperature",
+        "threads",
+    )
+
+    def twin_settings(self) -> Settings:
+        overrides: dict[str, Any] = {f: getattr(self, f) for f in self._FIELDS}
+        return Settings.from_env(**{k: v for k, v in overrides.items() if v is not None})
+
+    def initialize_settings(self) -> None:
+        self.service = TwinService(self.twin_settings(), logger=self.log)
+        self.settings["jupyter_twin_service"] = self.service
+        if self.preload:
+            self.service.preload()
+
+    def initialize_handlers(self) -> None:
+        self.handlers.extend(handlers(self.service))
+
+    async def stop_extension(self) -> None:
+        service = getattr(self, "service", None)
+        if service is not None:
+            service.close()

@@ -1,0 +1,404 @@
+"""HTTP handlers under ``/jupyter-twin/``: a thin layer over :class:`TwinService`.
+
+Streaming endpoints answer with NDJSON (``application/x-ndjson``), one JSON object a line:
+
+- ``{"delta": "..."}`` zero or more times: raw text as the model produces it;
+- then exactly one of
+  ``{"done": true, "text": "...", "latency": s, "kind": "code"|"markdown"}`` (``text`` is
+  the cleaned result: for a completion exactly what to insert),
+  ``{"cancelled": true, "reason": "superseded"|"cancelled"}``,
+  ``{"error": "one line", "error_type": "BackendUnavailable", ...}``.
+
+An error before the first delta is answered with a status instead (400 for bad input,
+503 when the backend is down or too slow, 502 when it answered badly) and a JSON body
+``{"message": ..., "error_type": ...}``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import tornado.web
+from jupyter_server.base.handlers import APIHandler
+from tornado.iostream import StreamClosedError
+
+from ..errors import (
+    BackendError,
+    BackendTimeout,
+    BackendUnavailable,
+    ContextError,
+    TwinError,
+)
+from .service import Job, TwinService
+
+TASKS = ("explain", "refactor", "fix", "document", "test", "ask")
+MAX_CELLS = 5000
+MAX_SOURCE_CHARS = 2_000_000
+MAX_FACTS = 100
+
+
+def _bad(message: str) -> tornado.web.HTTPError:
+    return tornado.web.HTTPError(400, reason=message[:200], log_message=message)
+
+
+def _source(cell: dict[str, Any]) -> str:
+    src = cell.get("source", "")
+    return "".join(src) if isinstance(src, list) else src
+
+
+def validate_cells(body: dict[str, Any]) -> tuple[list[dict[str, Any]], int]:
+    cells = body.get("cells")
+    if not isinstance(cells, list) or not cells:
+        raise _bad("'cells' must be a non-empty list of cells")
+    if len(cells) > MAX_CELLS:
+        raise _bad(f"too many cells (at most {MAX_CELLS})")
+    total = 0
+    clean: list[dict[str, Any]] = []
+    for i, cell in enumerate(cells):
+        if not isinstance(cell, dict):
+            raise _bad(f"cell {i} is not an object")
+        ctype = cell.get("cell_type")
+        if ctype not in ("code", "markdown", "raw"):
+            raise _bad(f"cell {i}: 'cell_type' must be code, markdown or raw")
+        src = cell.get("source", "")
+        if isinstance(src, list):
+            if not all(isinstance(s, str) for s in src):
+                raise _bad(f"cell {i}: 'source' must be a string or a list of strings")
+        elif not isinstance(src, str):
+            raise _bad(f"cell {i}: 'source' must be a string or a list of strings")
+        outputs = cell.get("outputs")
+        if outputs is not None and not isinstance(outputs, list):
+            raise _bad(f"cell {i}: 'outputs' must be a list")
+        total += len(_source(cell))
+        item: dict[str, Any] = {"cell_type": ctype, "source": _source(cell)}
+        for key in ("id", "execution_count", "metadata"):
+            if key in cell:
+                item[key] = cell[key]
+        if ctype == "code":
+            item["outputs"] = [o for o in (outputs or []) if isinstance(o, dict)]
+        clean.append(item)
+    if total > MAX_SOURCE_CHARS:
+        raise _bad("the notebook is too large")
+    index = body.get("index")
+    if isinstance(index, bool) or not isinstance(index, int):
+        raise _bad("'index' must be an integer")
+    if not 0 <= index < len(clean):
+        raise _bad(f"'index' {index} is out of range (0..{len(clean) - 1})")
+    return clean, index
+
+
+def validate_facts(body: dict[str, Any]) -> list[dict[str, Any]] | None:
+    facts = body.get("kernel_facts")
+    if facts is None:
+        return None
+    if not isinstance(facts, list) or not all(isinstance(f, dict) for f in facts):
+        raise _bad("'kernel_facts' must be a list of objects")
+    facts = [f for f in facts if isinstance(f.get("name"), str)][:MAX_FACTS]
+    return facts or None
+
+
+def _optional_str(body: dict[str, Any], key: str, limit: int = 20_000) -> str | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise _bad(f"'{key}' must be a string")
+    if len(value) > limit:
+        raise _bad(f"'{key}' is too long")
+    return value
+
+
+def _key(body: dict[str, Any], name: str) -> str | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value or len(value) > 500:
+        raise _bad(f"'{name}' must be a non-empty string")
+    return value
+
+
+HISTORY_CHARS = 3000
+
+
+def with_history(question: str, history: list[dict[str, str]]) -> str:
+    """Fold the last turns of a chat into the question (the engine asks one question)."""
+    turns: list[str] = []
+    used = 0
+    for turn in reversed(history[-20:]):
+        who = "User" if turn["role"] == "user" else "Assistant"
+        text = turn["content"].strip()
+        if len(text) > 1200:
+            text = text[:1200] + " ..."
+        if used + len(text) > HISTORY_CHARS:
+            break
+        turns.append(f"{who}: {text}")
+        used += len(text)
+    if not turns:
+        return question
+    earlier = "\n\n".join(reversed(turns))
+    return f"Earlier in this conversation:\n{earlier}\n\nNow the user asks: {question}"
+
+
+def error_status(exc: BaseException) -> int:
+    if isinstance(exc, ContextError):
+        return 400
+    if isinstance(exc, (BackendUnavailable, BackendTimeout)):
+        return 503
+    if isinstance(exc, BackendError):
+        return 502
+    return 500
+
+
+def error_message(exc: BaseException) -> str:
+    if isinstance(exc, TwinError):
+        text = str(exc).strip() or type(exc).__name__
+        return text.splitlines()[0]
+    return f"internal error: {type(exc).__name__}: {exc}"
+
+
+class TwinHandler(APIHandler):
+    """Base: access to the service; every verb below is @tornado.web.authenticated."""
+
+    def initialize(self, service: TwinService) -> None:
+        self.service = service
+
+    def body(self) -> dict[str, Any]:
+        if not self.request.body:
+            raise _bad("the request needs a JSON body")
+        try:
+            data = json.loads(self.request.body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise _bad(f"the body is not valid JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise _bad("the body must be a JSON object")
+        return data
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        # APIHandler's JSON error, plus our one-line message even for HTTPError(reason=...)
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        message = getattr(exc, "log_message", None) or self._reason
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"message": message, "reason": self._reason}))
+
+
+class StreamingHandler(TwinHandler):
+    job: Job | None = None
+
+    def on_connection_close(self) -> None:
+        # the browser aborted (AbortController) or went away: stop the model now
+        if self.job is not None and not self.job.finished.is_set():
+            self.job.cancel("disconnected")
+        super().on_connection_close()
+
+    async def stream_job(self, job: Job) -> None:
+        self.job = job
+        started = time.perf_counter()
+        wrote = False
+        if self.request.connection.stream.closed():  # type: ignore[attr-defined]
+            job.cancel("disconnected")
+        while True:
+            kind, payload = await job.queue.get()
+            if kind == "delta":
+                if not wrote:
+                    self.set_header("Content-Type", "application/x-ndjson; charset=utf-8")
+                    self.set_header("Cache-Control", "no-cache, no-transform")
+                    self.set_header("X-Accel-Buffering", "no")
+                    wrote = True
+                if not await self._send({"delta": payload}):
+                    job.cancel("disconnected")
+                    return
+            elif kind == "done":
+                seconds = time.perf_counter() - started
+                self.service.record_latency(job.task, seconds)
+                payload = dict(payload)
+                payload["done"] = True
+                if payload.get("latency") is None:
+                    payload["latency"] = seconds
+                payload["server_latency"] = seconds
+                if not wrote:
+                    self.set_header("Content-Type", "application/x-ndjson; charset=utf-8")
+                if await self._send(payload):
+                    self.service.mark_delivered(job)
+                else:
+                    self.service.mark_lost(job)
+                break
+            elif kind == "cancelled":
+                if not wrote:
+                    self.set_header("Content-Type", "application/x-ndjson; charset=utf-8")
+                await self._send({"cancelled": True, "reason": payload or "cancelled"})
+                break
+            elif kind == "error":
+                exc = payload
+                if not isinstance(exc, TwinError):
+                    self.log.error(
+                        "jupyter_twin: %s failed", job.task, exc_info=(type(exc), exc, exc.__traceback__)
+                    )
+                info = {
+                    "error": error_message(exc),
+                    "error_type": type(exc).__name__,
+                    "status": error_status(exc),
+                }
+                if not wrote:
+                    self.set_status(info["status"])
+                    self.set_header("Content-Type", "application/json")
+                    self.finish(json.dumps({"message": info["error"], **info}))
+                    return
+                await self._send(info)
+                break
+        try:
+            self.finish()
+        except StreamClosedError:
+            pass
+
+    async def _send(self, obj: dict[str, Any]) -> bool:
+        try:
+            self.write(json.dumps(obj, ensure_ascii=False) + "\n")
+            await self.flush()
+            return True
+        except StreamClosedError:
+            return False
+
+
+class CompleteHandler(StreamingHandler):
+    """POST /jupyter-twin/complete: fill-in-the-middle completion at a cursor."""
+
+    @tornado.web.authenticated
+    async def post(self) -> None:
+        body = self.body()
+        cells, index = validate_cells(body)
+        cursor = body.get("cursor")
+        if isinstance(cursor, bool) or not isinstance(cursor, int):
+            raise _bad("'cursor' must be an integer (code points into the active cell)")
+        length = len(cells[index]["source"])
+        if not 0 <= cursor <= length:
+            raise _bad(f"'cursor' {cursor} is out of range (0..{length})")
+        facts = validate_facts(body)
+        editor = _key(body, "editor_id") or "default"
+
+        def factory(twin: Any) -> Any:
+            return twin.stream_complete(cells, index, cursor, kernel_facts=facts)
+
+        job = await self.service.submit(factory, key="complete:" + editor, task="complete")
+        await self.stream_job(job)
+
+
+class TaskHandler(StreamingHandler):
+    """POST /jupyter-twin/task: explain, refactor, fix, document, test, ask (chat)."""
+
+    @tornado.web.authenticated
+    async def post(self) -> None:
+        body = self.body()
+        task = body.get("task")
+        if task not in TASKS:
+            raise _bad(f"'task' must be one of {', '.join(TASKS)}")
+        cells, index = validate_cells(body)
+        facts = validate_facts(body)
+        kw: dict[str, Any] = {}
+        if facts:
+            kw["kernel_facts"] = facts
+        instruction = _optional_str(body, "instruction")
+        question = _optional_str(body, "question")
+        error = _optional_str(body, "error", 200_000)
+        history = body.get("history")
+        if task == "ask":
+            if not question or not question.strip():
+                raise _bad("'question' is required for the task 'ask'")
+            if history is not None:
+                if not isinstance(history, list) or not all(
+                    isinstance(h, dict)
+                    and h.get("role") in ("user", "assistant")
+                    and isinstance(h.get("content"), str)
+                    for h in history
+                ):
+                    raise _bad("'history' must be a list of {role, content}")
+                question = with_history(question, history)
+            kw["question"] = question
+        elif task == "refactor" and instruction:
+            kw["instruction"] = instruction
+        elif task == "fix" and error:
+            kw["error"] = error
+        request = _key(body, "request_id")
+
+        def factory(twin: Any) -> Any:
+            return twin.stream(task, cells, index, **kw)
+
+        job = await self.service.submit(
+            factory, key=None if request is None else "task:" + request, task=task
+        )
+        await self.stream_job(job)
+
+
+class CancelHandler(TwinHandler):
+    """POST /jupyter-twin/cancel {editor_id | request_id}: stop a stream explicitly."""
+
+    @tornado.web.authenticated
+    async def post(self) -> None:
+        body = self.body()
+        editor = _key(body, "editor_id")
+        request = _key(body, "request_id")
+        if editor is None and request is None:
+            raise _bad("give 'editor_id' or 'request_id'")
+        stopped = False
+        if editor is not None:
+            stopped |= self.service.cancel_key("complete:" + editor)
+        if request is not None:
+            stopped |= self.service.cancel_key("task:" + request)
+        self.finish(json.dumps({"cancelled": stopped}))
+
+
+class StatusHandler(TwinHandler):
+    """GET /jupyter-twin/status: backend, model, reachable, last latencies, server numbers."""
+
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        data = await self.service.status()
+        data["tasks"] = list(TASKS)
+        self.finish(json.dumps(data, default=str))
+
+
+class ModelsHandler(TwinHandler):
+    """GET /jupyter-twin/models: the models the configured backend offers."""
+
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        try:
+            models = await self.service.models()
+        except TwinError as exc:
+            self.set_status(error_status(exc) if error_status(exc) != 400 else 503)
+            self.finish(json.dumps({"message": error_message(exc), "error_type": type(exc).__name__}))
+            return
+        except TimeoutError:
+            self.set_status(503)
+            self.finish(json.dumps({"message": "the backend did not answer in time"}))
+            return
+        self.finish(json.dumps({"models": models, "current": self.service.settings.model}))
+
+
+class MetricsHandler(TwinHandler):
+    """GET /jupyter-twin/metrics: job counters (benchmarks); DELETE resets them."""
+
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        data = self.service.metrics()
+        data["recent"] = list(self.service.recent)
+        self.finish(json.dumps(data))
+
+    @tornado.web.authenticated
+    async def delete(self) -> None:
+        self.service.reset_metrics()
+        self.set_status(204)
+        self.finish()
+
+
+def handlers(service: TwinService) -> list[tuple[str, type, dict[str, Any]]]:
+    kw = {"service": service}
+    return [
+        (r"/jupyter-twin/complete", CompleteHandler, kw),
+        (r"/jupyter-twin/task", TaskHandler, kw),
+        (r"/jupyter-twin/cancel", CancelHandler, kw),
+        (r"/jupyter-twin/status", StatusHandler, kw),
+        (r"/jupyter-twin/models", ModelsHandler, kw),
+        (r"/jupyter-twin/metrics", MetricsHandler, kw),
+    ]

@@ -1,0 +1,383 @@
+"""The engine behind the server extension: one ``Twin``, jobs pumped from threads.
+
+Nothing here imports tornado or jupyter_server; the handlers are a thin layer on top.
+
+A :class:`Job` runs one engine ``TaskStream`` in a worker thread and hands its deltas to
+the event loop through an ``asyncio.Queue``, so the blocking backend never runs on the
+tornado loop. ``Job.cancel()`` stops the stream on the backend (``TaskStream.cancel()``);
+the worker keeps draining the stream until the backend has really stopped, so the
+service knows how many generations are running at any moment and how many generated
+tokens nobody saw.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import threading
+import time
+from collections import deque
+from typing import Any, Callable
+
+from ..errors import TwinError
+from ..settings import Settings
+
+log = logging.getLogger(__name__)
+
+#: how long a newer completion waits for the older one (same editor) to stop on the backend
+SUPERSEDE_WAIT = 10.0
+
+
+def make_twin(settings: Settings) -> Any:
+    """Build the engine from a Settings object, whatever the Twin constructor accepts."""
+    from ..twin import Twin  # the engine; imported late so the server module loads fast
+
+    params = inspect.signature(Twin).parameters
+    if "settings" in params:
+        return Twin(settings=settings)
+    values = {k: v for k, v in settings.public().items() if v is not None}
+    values["api_key"] = settings.api_key
+    accepted = {k: v for k, v in values.items() if k in params}
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        accepted = values
+    return Twin(**accepted)
+
+
+class Job:
+    """One engine stream, run in a worker thread, read from the event loop."""
+
+    def __init__(
+        self,
+        service: "TwinService",
+        factory: Callable[[Any], Any],
+        *,
+        key: str | None,
+        task: str,
+    ) -> None:
+        self.service = service
+        self.factory = factory
+        self.key = key
+        self.task = task
+        self.loop = asyncio.get_running_loop()
+        self.queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        self.stream: Any = None
+        self._cancel = threading.Event()
+        self.cancel_reason: str | None = None
+        self.started_thread = False
+        self.finished = asyncio.Event()
+        self.deltas = 0  # deltas the backend produced (one per generated token)
+        self.chars = 0
+        self.delivered = False  # the client received the final text
+        self.discarded = False  # its deltas count as thrown away
+        self.created = time.perf_counter()
+        self.first_delta_at: float | None = None
+        self.ended_at: float | None = None
+        self.error: BaseException | None = None
+        self.thread: threading.Thread | None = None
+
+    # -- control ---------------------------------------------------------------------
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def cancel(self, reason: str = "cancelled") -> None:
+        """Stop the generation on the backend. Thread safe, idempotent."""
+        if not self._cancel.is_set():
+            self.cancel_reason = reason
+            self._cancel.set()
+        stream = self.stream
+        if stream is not None:
+            try:
+                stream.cancel()
+            except Exception:  # pragma: no cover - the engine's cancel must not break us
+                log.exception("TaskStream.cancel() failed")
+        if not self.started_thread and not self.finished.is_set():
+            # never started: nothing runs on the backend
+            self._put(("cancelled", self.cancel_reason))
+            self._finish()
+
+    def start(self) -> None:
+        if self.cancelled or self.started_thread:
+            return
+        self.started_thread = True
+        self.service._on_start(self)
+        self.thread = threading.Thread(
+            target=self._run, name=f"jupyter-twin-{self.task}", daemon=True
+        )
+        self.thread.start()
+
+    # -- worker thread ---------------------------------------------------------------
+    def _put(self, item: tuple[str, Any]) -> None:
+        try:
+            self.loop.call_soon_threadsafe(self.queue.put_nowait, item)
+        except RuntimeError:  # loop closed during shutdown
+            pass
+
+    def _run(self) -> None:
+        try:
+            twin = self.service.twin()
+            stream = self.factory(twin)
+            self.stream = stream
+            if self._cancel.is_set():
+                stream.cancel()
+            for delta in stream:
+                if not delta:
+                    continue
+                self.deltas += 1
+                self.chars += len(delta)
+                if self.first_delta_at is None:
+                    self.first_delta_at = time.perf_counter()
+                if self._cancel.is_set():
+                    continue  # draining: cancel() was called, the backend is stopping
+                self._put(("delta", delta))
+            if self._cancel.is_set():
+                self._put(("cancelled", self.cancel_reason))
+                return
+            text = stream.result()
+            self._put(
+                (
+                    "done",
+                    {
+                        "text": text,
+                        "latency": getattr(stream, "latency", None),
+                        "kind": getattr(stream, "kind", None),
+                    },
+                )
+            )
+        except BaseException as exc:  # noqa: BLE001 - handed to the loop
+            self.error = exc
+            if self._cancel.is_set():
+                self._put(("cancelled", self.cancel_reason))
+            else:
+                self._put(("error", exc))
+        finally:
+            try:
+                self.loop.call_soon_threadsafe(self._finish)
+            except RuntimeError:
+                pass
+
+    def _finish(self) -> None:
+        if self.finished.is_set():
+            return
+        self.ended_at = time.perf_counter()
+        self.finished.set()
+        self.service._on_end(self)
+
+    async def wait(self, timeout: float | None = None) -> bool:
+        try:
+            await asyncio.wait_for(self.finished.wait(), timeout)
+            return True
+        except asyncio.TimeoutError:
+            return False
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "task": self.task,
+            "key": self.key,
+            "deltas": self.deltas,
+            "chars": self.chars,
+            "cancelled": self.cancelled,
+            "cancel_reason": self.cancel_reason,
+            "delivered": self.delivered,
+            "started": self.started_thread,
+            "seconds": None
+            if self.ended_at is None
+            else round(self.ended_at - self.created, 4),
+        }
+
+
+class TwinService:
+    """Owns the engine, the in-flight jobs per editor, and the server's numbers."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        twin_factory: Callable[[Settings], Any] = make_twin,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        self.settings = settings
+        self.log = logger or log
+        self._twin_factory = twin_factory
+        self._twin: Any = None
+        self._twin_error: BaseException | None = None
+        self._twin_lock = threading.Lock()
+        self.inflight: dict[str, Job] = {}
+        self.last_latency: dict[str, float] = {}
+        self.recent: deque[dict[str, Any]] = deque(maxlen=200)
+        self.running = 0
+        self.max_running = 0
+        self.running_complete = 0
+        self.max_running_complete = 0
+        self.jobs = 0
+        self.jobs_cancelled = 0
+        self.deltas_total = 0
+        self.deltas_discarded = 0
+        self.deltas_delivered = 0
+
+    # -- engine --------------------------------------------------------------------------
+    def twin(self) -> Any:
+        """The engine, created on first use (blocking: call from a thread)."""
+        if self._twin is not None:
+            return self._twin
+        with self._twin_lock:
+            if self._twin is None:
+                try:
+                    self._twin = self._twin_factory(self.settings)
+                    self._twin_error = None
+                except BaseException as exc:
+                    self._twin_error = exc
+                    raise
+            return self._twin
+
+    def preload(self) -> None:
+        """Create the engine in a background thread (loads an embedded model early)."""
+
+        def run() -> None:
+            try:
+                twin = self.twin()
+                getattr(twin, "backend", None)  # builds the backend: loads an embedded model
+            except Exception as exc:  # reported by status
+                self.log.warning("jupyter_twin: engine not ready: %s", exc)
+
+        threading.Thread(target=run, name="jupyter-twin-preload", daemon=True).start()
+
+    async def call(self, fn: Callable[..., Any], *args: Any, timeout: float | None = None) -> Any:
+        loop = asyncio.get_running_loop()
+        fut = loop.run_in_executor(None, fn, *args)
+        return await asyncio.wait_for(fut, timeout)
+
+    async def status(self, timeout: float = 10.0) -> dict[str, Any]:
+        base: dict[str, Any] = {
+            "backend": self.settings.backend,
+            "model": self.settings.model or self.settings.model_path,
+            "reachable": False,
+            "error": None,
+            "last_latency": {},
+        }
+        try:
+            twin = await self.call(self.twin, timeout=timeout)
+            data = await self.call(twin.status, timeout=timeout)
+            if isinstance(data, dict):
+                base.update(data)
+        except asyncio.TimeoutError:
+            base["error"] = "the backend did not answer the status request in time"
+        except TwinError as exc:
+            base["error"] = str(exc)
+        except Exception as exc:  # noqa: BLE001
+            self.log.exception("jupyter_twin: status failed")
+            base["error"] = f"{type(exc).__name__}: {exc}"
+        latency = dict(base.get("last_latency") or {})
+        base["last_latency"] = latency
+        base["server_latency"] = dict(self.last_latency)
+        base["server"] = self.metrics()
+        return base
+
+    async def models(self, timeout: float = 10.0) -> list[str]:
+        twin = await self.call(self.twin, timeout=timeout)
+        return list(await self.call(twin.models, timeout=timeout))
+
+    # -- jobs ------------------------------------------------------------------------
+    async def submit(
+        self, factory: Callable[[Any], Any], *, key: str | None, task: str
+    ) -> Job:
+        """Start a job. A job with the same key in flight is cancelled and awaited first."""
+        job = Job(self, factory, key=key, task=task)
+        self.jobs += 1
+        older = self.inflight.get(key) if key is not None else None
+        if key is not None:
+            self.inflight[key] = job
+        if older is not None and not older.finished.is_set():
+            older.cancel("superseded")
+            if not await older.wait(SUPERSEDE_WAIT):
+                self.log.warning("jupyter_twin: an older %s is slow to stop", older.task)
+        job.start()
+        return job
+
+    def cancel_key(self, key: str, reason: str = "cancelled") -> bool:
+        job = self.inflight.get(key)
+        if job is None or job.finished.is_set():
+            return False
+        job.cancel(reason)
+        return True
+
+    def _on_start(self, job: Job) -> None:
+        self.running += 1
+        self.max_running = max(self.max_running, self.running)
+        if job.task == "complete":
+            self.running_complete += 1
+            self.max_running_complete = max(self.max_running_complete, self.running_complete)
+
+    def _on_end(self, job: Job) -> None:
+        if job.started_thread:
+            self.running -= 1
+            if job.task == "complete":
+                self.running_complete -= 1
+        if job.key is not None and self.inflight.get(job.key) is job:
+            del self.inflight[job.key]
+        if job.cancelled:
+            self.jobs_cancelled += 1
+        self.deltas_total += job.deltas
+        if job.cancelled or job.error is not None:
+            # generated for nobody: cancelled (superseded, stopped, client gone) or failed
+            self.deltas_discarded += job.deltas
+            job.discarded = True
+        self.recent.append(job.summary())
+
+    def mark_delivered(self, job: Job) -> None:
+        job.delivered = True
+        self.deltas_delivered += job.deltas
+
+    def mark_lost(self, job: Job) -> None:
+        """The final text could not be written: the client went away at the last moment."""
+        if job.finished.is_set() and not getattr(job, "discarded", False):
+            self.deltas_discarded += job.deltas
+            job.discarded = True
+
+    def record_latency(self, task: str, seconds: float) -> None:
+        self.last_latency[task] = round(seconds, 4)
+
+    def metrics(self) -> dict[str, Any]:
+        return {
+            "running": self.running,
+            "max_running": self.max_running,
+            "running_complete": self.running_complete,
+            "max_running_complete": self.max_running_complete,
+            "jobs": self.jobs,
+            "jobs_cancelled": self.jobs_cancelled,
+            "deltas_total": self.deltas_total,
+            "deltas_discarded": self.deltas_discarded,
+            "deltas_delivered": self.deltas_delivered,
+            "inflight": sorted(k for k in self.inflight),
+            "backend_stats": self.backend_stats(),
+        }
+
+    def backend_stats(self) -> dict[str, Any] | None:
+        """The backend's own generation counters, if it keeps them (embedded model)."""
+        twin = self._twin
+        backend = getattr(twin, "_backend", None) if twin is not None else None
+        if backend is None or getattr(backend, "_loaded", True) is None:
+            return None  # not created or model not loaded yet: do not load it for this
+        snapshot = getattr(getattr(backend, "stats", None), "snapshot", None)
+        try:
+            return dict(snapshot()) if callable(snapshot) else None
+        except Exception:  # noqa: BLE001
+            return None
+
+    def reset_metrics(self) -> None:
+        self.max_running = self.running
+        self.max_running_complete = self.running_complete
+        self.jobs = self.jobs_cancelled = self.deltas_total = self.deltas_discarded = 0
+        self.deltas_delivered = 0
+        self.recent.clear()
+
+    def close(self) -> None:
+        for job in list(self.inflight.values()):
+            job.cancel("shutdown")
+        twin, self._twin = self._twin, None
+        if twin is not None and hasattr(twin, "close"):
+            try:
+                twin.close()
+            except Exception:  # pragma: no cover
+                self.log.exception("jupyter_twin: close failed")

@@ -1,0 +1,142 @@
+import { URLExt } from '@jupyterlab/coreutils';
+import { ServerConnection } from '@jupyterlab/services';
+
+import {
+  ICompleteBody,
+  IStreamResult,
+  ITaskBody,
+  isAbortError,
+  readNdjson
+} from './protocol';
+
+export const API_PREFIX = 'jupyter-twin';
+
+export interface IStatus {
+  backend: string;
+  model: string | null;
+  family?: string | null;
+  host?: string | null;
+  reachable: boolean;
+  error: string | null;
+  last_latency: { [task: string]: number };
+  server_latency?: { [task: string]: number };
+  server?: { [key: string]: unknown };
+}
+
+/** Talks to the server extension; every request carries the token and XSRF headers. */
+export class TwinClient {
+  readonly settings: ServerConnection.ISettings;
+
+  constructor(settings?: ServerConnection.ISettings) {
+    this.settings = settings ?? ServerConnection.makeSettings();
+  }
+
+  url(endpoint: string): string {
+    return URLExt.join(this.settings.baseUrl, API_PREFIX, endpoint);
+  }
+
+  async getJSON<T>(endpoint: string): Promise<T> {
+    const response = await ServerConnection.makeRequest(
+      this.url(endpoint),
+      { method: 'GET' },
+      this.settings
+    );
+    const data = await response.json().catch(() => ({}));
+    if (!response.ok) {
+      throw new Error(data.message || `${response.status} ${response.statusText}`);
+    }
+    return data as T;
+  }
+
+  status(): Promise<IStatus> {
+    return this.getJSON<IStatus>('status');
+  }
+
+  async models(): Promise<string[]> {
+    const data = await this.getJSON<{ models: string[] }>('models');
+    return data.models;
+  }
+
+  complete(
+    body: ICompleteBody,
+    onText: (raw: string, delta: string) => void,
+    signal: AbortSignal
+  ): Promise<IStreamResult> {
+    return this.stream('complete', body, onText, signal);
+  }
+
+  task(
+    body: ITaskBody,
+    onText: (raw: string, delta: string) => void,
+    signal: AbortSignal
+  ): Promise<IStreamResult> {
+    return this.stream('task', body, onText, signal);
+  }
+
+  async cancel(ids: { editor_id?: string; request_id?: string }): Promise<void> {
+    await ServerConnection.makeRequest(
+      this.url('cancel'),
+      { method: 'POST', body: JSON.stringify(ids) },
+      this.settings
+    ).catch(() => undefined);
+  }
+
+  /** POST a body, read the NDJSON answer; errors come back in the result, not thrown. */
+  async stream(
+    endpoint: string,
+    body: object,
+    onText: (raw: string, delta: string) => void,
+    signal: AbortSignal
+  ): Promise<IStreamResult> {
+    const empty: IStreamResult = {
+      raw: '',
+      text: null,
+      kind: null,
+      latency: null,
+      cancelled: false,
+      error: null,
+      errorType: null
+    };
+    let response: Response;
+    try {
+      response = await ServerConnection.makeRequest(
+        this.url(endpoint),
+        {
+          method: 'POST',
+          body: JSON.stringify(body),
+          signal,
+          headers: { 'Content-Type': 'application/json' }
+        },
+        this.settings
+      );
+    } catch (err) {
+      if (signal.aborted || isAbortError(err)) {
+        return { ...empty, cancelled: true };
+      }
+      return {
+        ...empty,
+        error: `cannot reach the Jupyter server: ${(err as Error).message ?? err}`,
+        errorType: 'NetworkError'
+      };
+    }
+    if (!response.ok) {
+      const data = await response.json().catch(() => ({}));
+      return {
+        ...empty,
+        error: data.message || `${response.status} ${response.statusText}`,
+        errorType: data.error_type || `HTTP${response.status}`
+      };
+    }
+    if (!response.body) {
+      return { ...empty, error: 'the server sent no body', errorType: 'NoBody' };
+    }
+    try {
+      return await readNdjson(response.body, onText, signal);
+    } catch (err) {
+      if (signal.aborted || isAbortError(err)) {
+        return { ...empty, cancelled: true };
+      }
+      return { ...empty, error: String((err as Error).message ?? err), errorType: 'StreamError' };
+    }
+  }
+}

@@ -1,0 +1,188 @@
+import {
+  ILabShell,
+  ILayoutRestorer,
+  JupyterFrontEnd,
+  JupyterFrontEndPlugin
+} from '@jupyterlab/application';
+import { ICommandPalette } from '@jupyterlab/apputils';
+import { ICompletionProviderManager } from '@jupyterlab/completer';
+import { INotebookTracker } from '@jupyterlab/notebook';
+import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { IStatusBar } from '@jupyterlab/statusbar';
+import { LabIcon } from '@jupyterlab/ui-components';
+
+import { TwinClient } from './api';
+import { setupComms } from './comm';
+import { diffRendererFactory } from './diffRenderer';
+import { KernelFactsCache } from './kernelFacts';
+import { DEFAULT_MAGICS, TaskName } from './protocol';
+import { TwinInlineProvider } from './provider';
+import { TASK_LABELS, TwinSidebar } from './sidebar';
+import { TwinStatusItem } from './statusbar';
+
+const PLUGIN_ID = 'jupyter-twin:plugin';
+
+export namespace CommandIDs {
+  export const explain = 'jupyter-twin:explain';
+  export const refactor = 'jupyter-twin:refactor';
+  export const fix = 'jupyter-twin:fix';
+  export const document = 'jupyter-twin:document';
+  export const test = 'jupyter-twin:test';
+  export const openSidebar = 'jupyter-twin:open-sidebar';
+  export const stop = 'jupyter-twin:stop';
+  export const refreshStatus = 'jupyter-twin:refresh-status';
+}
+
+const twinIcon = new LabIcon({
+  name: 'jupyter-twin:icon',
+  svgstr:
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24" width="16"><g class="jp-icon3" fill="#616161">' +
+    '<circle cx="8" cy="12" r="5" fill-opacity="0.85"/><circle cx="16" cy="12" r="5" fill-opacity="0.55"/></g></svg>'
+});
+
+interface ITwinSettings {
+  kernelFacts: boolean;
+  statusPollSeconds: number;
+  pushNotebookToKernel: boolean;
+  magicNames: string[];
+}
+
+const plugin: JupyterFrontEndPlugin<void> = {
+  id: PLUGIN_ID,
+  description: 'jupyter_twin: ghost-text completion, chat sidebar and cell actions',
+  autoStart: true,
+  requires: [ICompletionProviderManager, INotebookTracker, IRenderMimeRegistry],
+  optional: [ICommandPalette, IStatusBar, ISettingRegistry, ILayoutRestorer, ILabShell],
+  activate: (
+    app: JupyterFrontEnd,
+    completionManager: ICompletionProviderManager,
+    tracker: INotebookTracker,
+    rendermime: IRenderMimeRegistry,
+    palette: ICommandPalette | null,
+    statusBar: IStatusBar | null,
+    settingRegistry: ISettingRegistry | null,
+    restorer: ILayoutRestorer | null
+  ) => {
+    const settings: ITwinSettings = {
+      kernelFacts: true,
+      statusPollSeconds: 30,
+      pushNotebookToKernel: true,
+      magicNames: [...DEFAULT_MAGICS]
+    };
+    const client = new TwinClient(app.serviceManager.serverSettings);
+    const facts = new KernelFactsCache();
+
+    // status bar
+    const status = new TwinStatusItem(client, () =>
+      app.commands.execute(CommandIDs.openSidebar)
+    );
+    status.id = 'jupyter-twin-status';
+    if (statusBar) {
+      statusBar.registerStatusItem('jupyter-twin:status', {
+        item: status,
+        align: 'left',
+        rank: 50
+      });
+    }
+
+    // ghost text
+    const provider = new TwinInlineProvider(client, facts, {
+      onLatency: latency => status.setLatency(latency),
+      onError: message => status.setError(message)
+    });
+    completionManager.registerInlineProvider(provider);
+
+    // sidebar
+    const sidebar = new TwinSidebar(client, tracker, rendermime, facts, (task, latency) => {
+      if (task === 'complete') {
+        status.setLatency(latency);
+      }
+    });
+    sidebar.title.icon = twinIcon;
+    app.shell.add(sidebar, 'right', { rank: 600 });
+    restorer?.add(sidebar, 'jupyter-twin-sidebar');
+
+    // magics: comm target and notebook push; diff output renderer
+    setupComms(tracker, {
+      pushNotebook: () => settings.pushNotebookToKernel,
+      magics: () => settings.magicNames
+    });
+    rendermime.addFactory(diffRendererFactory(tracker), 10);
+
+    // commands
+    const hasNotebook = () => tracker.currentWidget !== null;
+    const taskCommand = (id: string, task: TaskName, caption: string) => {
+      app.commands.addCommand(id, {
+        label: `${TASK_LABELS[task]} Cell (jupyter_twin)`,
+        caption,
+        icon: twinIcon,
+        isEnabled: hasNotebook,
+        execute: async () => {
+          app.shell.activateById(sidebar.id);
+          if (task === 'refactor') {
+            await sidebar.promptRefactor();
+          } else {
+            await sidebar.runTask(task);
+          }
+        }
+      });
+    };
+    taskCommand(CommandIDs.explain, 'explain', 'Explain the active cell in markdown');
+    taskCommand(CommandIDs.refactor, 'refactor', 'Refactor the active cell, with an instruction');
+    taskCommand(CommandIDs.fix, 'fix', 'Fix the active cell using its error output');
+    taskCommand(CommandIDs.document, 'document', 'Add docstrings and comments to the active cell');
+    taskCommand(CommandIDs.test, 'test', 'Write a cell of tests for the active cell');
+    app.commands.addCommand(CommandIDs.openSidebar, {
+      label: 'Open jupyter_twin Assistant',
+      execute: () => app.shell.activateById(sidebar.id)
+    });
+    app.commands.addCommand(CommandIDs.stop, {
+      label: 'Stop jupyter_twin Answer',
+      isEnabled: () => sidebar.busy,
+      execute: () => sidebar.stop()
+    });
+    app.commands.addCommand(CommandIDs.refreshStatus, {
+      label: 'Refresh jupyter_twin Status',
+      execute: () => status.refresh()
+    });
+
+    const taskIds = [
+      CommandIDs.explain,
+      CommandIDs.refactor,
+      CommandIDs.fix,
+      CommandIDs.document,
+      CommandIDs.test
+    ];
+    if (palette) {
+      for (const command of [...taskIds, CommandIDs.openSidebar, CommandIDs.stop, CommandIDs.refreshStatus]) {
+        palette.addItem({ command, category: 'jupyter_twin' });
+      }
+    }
+    let rank = 30;
+    app.contextMenu.addItem({ type: 'separator', selector: '.jp-Notebook .jp-Cell', rank: rank++ });
+    for (const command of taskIds) {
+      app.contextMenu.addItem({ command, selector: '.jp-Notebook .jp-Cell', rank: rank++ });
+    }
+
+    // settings
+    const apply = (values: Partial<ITwinSettings>) => {
+      Object.assign(settings, values);
+      facts.enabled = settings.kernelFacts;
+      status.poll(settings.statusPollSeconds);
+    };
+    if (settingRegistry) {
+      settingRegistry
+        .load(PLUGIN_ID)
+        .then(loaded => {
+          apply(loaded.composite as unknown as ITwinSettings);
+          loaded.changed.connect(() => apply(loaded.composite as unknown as ITwinSettings));
+        })
+        .catch(() => apply({}));
+    } else {
+      apply({});
+    }
+  }
+};
+
+export default plugin;

@@ -382,7 +382,27 @@ def collect_facts(
             break
         total += size
         facts.append(fact)
+    # what the model cannot know comes first (the engine cuts the block at its budget):
+    # live data, then the user's own functions and classes, then modules, then library callables
+    facts.sort(key=_priority)
     return facts
+
+
+def _priority(fact: dict[str, Any]) -> int:
+    kind = fact.get("type")
+    if kind == "module":
+        return 2
+    if kind in ("function", "class"):
+        module = fact.get("module")
+        return 1 if not module or module == "__main__" or module.split(".")[0] not in _LIBRARIES else 3
+    return 0
+
+
+_LIBRARIES = {
+    "numpy", "pandas", "scipy", "sklearn", "matplotlib", "torch", "tensorflow", "keras", "os",
+    "posixpath", "ntpath", "sys", "json", "re", "math", "collections", "itertools", "functools",
+    "pathlib", "typing", "random", "statistics", "datetime", "time", "seaborn", "polars",
+}
 
 
 def render_facts(facts: list[dict[str, Any]]) -> str:

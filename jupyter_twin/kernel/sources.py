@@ -211,7 +211,10 @@ def from_saved(shell: Any, cell_id: str | None, raw_cell: str, body: str) -> tup
 
 
 def is_twin_command(text: str) -> bool:
-    return text.lstrip().startswith(MAGIC_PREFIXES)
+    """A jupyter_twin command cell (or just ``%load_ext jupyter_twin``): noise as context."""
+    stripped = text.strip()
+    return stripped.startswith(MAGIC_PREFIXES) or stripped in (
+        "%load_ext jupyter_twin", "%reload_ext jupyter_twin")
 
 
 def from_history(shell: Any, cell_id: str | None, body: str, max_cells: int = 40) -> NotebookContext:

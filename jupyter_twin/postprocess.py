@@ -25,7 +25,12 @@ def completion_mode(prefix: str, suffix: str) -> str:
     """'line' for the rest of a line, 'block' for the body after a colon."""
     line = current_line(prefix)
     rest_of_line = suffix.split("\n", 1)[0]
-    if line.strip() == "" and rest_of_line.strip() == "" and previous_code_line(prefix).rstrip().endswith(":"):
+    header = previous_code_line(prefix)
+    if line.strip() == "" and rest_of_line.strip() == "" and header.rstrip().endswith(":"):
+        # a body that already has lines below the cursor needs one line, not a block
+        following = [l for l in suffix.split("\n")[1:] if l.strip()]
+        if following and _indent(following[0]) > _indent(header):
+            return "line"
         return "block"
     return "line"
 
@@ -165,3 +170,38 @@ def _clean_block(text: str, prefix: str) -> str:
     while out and not out[-1].strip():
         out.pop()
     return "\n".join(out)
+
+
+def is_finished(raw: str, prefix: str, suffix: str) -> bool:
+    """True once the raw text holds a whole suggestion, so the model can be stopped early
+    instead of generating tokens that cleaning would throw away."""
+    text = raw.replace("\r\n", "\n")
+    if _CELL_MARKERS.search(text) and text.strip():
+        m = _CELL_MARKERS.search(text)
+        if m and m.start() > 0:
+            return True
+    mode = completion_mode(prefix, suffix)
+    line = current_line(prefix)
+    if mode == "line":
+        if line.strip() == "":
+            # at the start of an empty line the model may open with a newline
+            stripped = text.lstrip("\n")
+            return "\n" in stripped and stripped.split("\n", 1)[0].strip() != ""
+        return "\n" in text
+    header = previous_code_line(prefix)
+    body_indent = _indent(line) if line.strip() == "" else _indent(header) + 4
+    lines = text.split("\n")
+    if len(lines) < 2:
+        return False
+    if "\n\n\n" in text:
+        return True
+    depth = _bracket_depth(prefix.split("\n")[-1] + lines[0])
+    for done_line in lines[1:-1]:  # the last line may still be growing
+        if not done_line.strip():
+            continue
+        if depth <= 0 and _indent(done_line) < body_indent:
+            return True
+        depth += _bracket_depth(done_line)
+    last = lines[-1]
+    # a line that has begun with text at a lower indentation ends the block already
+    return bool(last.strip()) and depth <= 0 and _indent(last) < body_indent

@@ -25,6 +25,7 @@ class BackendStream:
         self._iterator: Iterator[str] | None = None
         self._deadline = None if deadline is None else time.monotonic() + deadline
         self.done_reason: str | None = None
+        self.finished_early = False
         self.usage: dict[str, float] = {}
 
     # --- for subclasses -------------------------------------------------
@@ -93,6 +94,14 @@ class BackendStream:
             except Exception:
                 pass
 
+    def finish_early(self) -> None:
+        """Stop generating because the text is complete (not counted as a user cancel)."""
+        if not self._finished:
+            self.finished_early = True
+            self._abort()
+            self._finish(cancelled=False)
+            self.done_reason = self.done_reason or "complete"
+
     def close(self) -> None:
         if not self._finished:
             self.cancel()
@@ -121,8 +130,10 @@ class TaskStream:
         kind: str,
         task: str,
         on_done: Callable[["TaskStream"], None] | None = None,
+        is_finished: Callable[[str], bool] | None = None,
     ) -> None:
         self._stream = stream
+        self._is_finished = is_finished
         self._finish_text = finish
         self.kind = kind
         self.task = task
@@ -166,6 +177,9 @@ class TaskStream:
         if self.first_token_latency is None:
             self.first_token_latency = time.monotonic() - self._started
         self._parts.append(delta)
+        if self._is_finished is not None and self._is_finished(self.text):
+            # the suggestion is whole: stop the model now rather than at max_tokens
+            self._stream.finish_early()
         return delta
 
     def _done(self) -> None:

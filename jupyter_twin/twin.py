@@ -11,7 +11,7 @@ from .backends import Backend, ChatRequest, FimRequest, make_backend
 from .cells import Cell, check_position, error_text, to_cells
 from .context import Context, ContextOptions, build_context, estimate_tokens
 from .errors import TwinError
-from .postprocess import clean_completion, completion_mode
+from .postprocess import clean_completion, completion_mode, is_finished
 from .settings import Settings
 from .stream import TaskStream, TextListStream
 from .tasks import TASKS, build_messages, finish, task_by_name
@@ -171,6 +171,7 @@ class Twin:
             kind="code",
             task="complete",
             on_done=self._record("complete"),
+            is_finished=lambda raw: is_finished(raw, ctx.prefix, ctx.suffix),
         )
 
     def complete(

@@ -148,14 +148,15 @@ class EmbeddedStream(BackendStream):
                 return
             criteria = model.llama_cpp.StoppingCriteriaList([self._should_stop])
             if self._kind == "chat":
-                gen = model.llm.create_chat_completion(stream=True, stopping_criteria=criteria, **self._kwargs)
+                # no stopping_criteria here: the loop below checks for cancel after each token
+                gen = model.llm.create_chat_completion(stream=True, **self._kwargs)
             else:
                 gen = model.llm.create_completion(stream=True, stopping_criteria=criteria, **self._kwargs)
             try:
                 for chunk in gen:
                     model.stats.token()
                     if self._stop_event.is_set():
-                        outcome = "cancelled"
+                        outcome = "completed" if self.finished_early else "cancelled"
                         break
                     choice = chunk["choices"][0]
                     text = (choice.get("delta") or {}).get("content") if self._kind == "chat" else choice.get("text")
@@ -164,7 +165,7 @@ class EmbeddedStream(BackendStream):
                     self._queue.put(text or "")
             finally:
                 gen.close()
-            if self._stop_event.is_set():
+            if self._stop_event.is_set() and not self.finished_early:
                 outcome = "cancelled"
         except Exception as exc:  # the model failed: hand the error to the reader
             outcome = "failed"

@@ -46,3 +46,8 @@ def test_line_at_empty_line_start_skips_leading_newline():
 
 def test_unbalanced_closer_trimmed():
     assert clean_completion("3)", "x = ", "") == "3"
+
+
+def test_line_inside_existing_body_is_single_line():
+    assert completion_mode("for x in xs:\n    ", "\n    print(x)\nprint('done')") == "line"
+    assert completion_mode("for x in xs:\n    ", "\nprint('done')") == "block"

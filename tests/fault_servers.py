@@ -39,7 +39,8 @@ import selectors
 import socket
 import threading
 import time
-from dataclasses import dataclass, field
+import traceback
+from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 __all__ = [
@@ -222,6 +223,7 @@ class FaultServer:
         self._threads: list[threading.Thread] = []
         self._socks: set[socket.socket] = set()
         self.requests: list[dict[str, Any]] = []
+        self.errors: list[str] = []  # tracebacks of unexpected exceptions in handlers
         self.connections = 0  # accepted TCP connections
         self.closed_by_client = 0  # stalled streams the client abandoned (stalling server)
         self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -232,7 +234,8 @@ class FaultServer:
         self.port = self._listener.getsockname()[1]
         self.url = f"http://{HOST}:{self.port}"
         self._acceptor = threading.Thread(
-            target=self._accept_loop, name=f"{THREAD_PREFIX}-{name}-accept", daemon=True
+            target=self._accept_loop, name=f"{THREAD_PREFIX}-{name}-{self.port}-accept",
+            daemon=True,
         )
         self._acceptor.start()
 
@@ -257,7 +260,8 @@ class FaultServer:
                     t = threading.Thread(
                         target=self._serve,
                         args=(sock,),
-                        name=f"{THREAD_PREFIX}-{self.name}-conn{self.connections}",
+                        name=f"{THREAD_PREFIX}-{self.name}-{self.port}"
+                             f"-conn{self.connections}",
                         daemon=True,
                     )
                     self._threads.append(t)
@@ -271,8 +275,9 @@ class FaultServer:
             self._behaviour(self, conn)
         except _Closed:
             pass
-        except Exception:  # a fault server must never take the test process down
-            pass
+        except Exception:  # never take the test process down; keep the bug visible
+            with self._lock:
+                self.errors.append(traceback.format_exc())
         finally:
             with self._lock:
                 self._socks.discard(sock)
@@ -446,9 +451,9 @@ def start_error_server(status: int = 500, message: str = "llama runner process h
         def on_request(req: Request) -> bool:
             openai = style == "openai" or (style == "auto" and req.path.startswith("/v1/"))
             if openai:
-                body = {"error": {"message": message,
-                                  "type": "server_error" if status >= 500 else "invalid_request_error",
-                                  "param": None, "code": status}}
+                kind = "server_error" if status >= 500 else "invalid_request_error"
+                body = {"error": {"message": message, "type": kind, "param": None,
+                                  "code": status}}
             else:
                 body = {"error": message}
             conn.send(_json_response(status, body))

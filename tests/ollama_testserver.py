@@ -66,6 +66,7 @@ import select
 import socket
 import threading
 import time
+import traceback
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Optional
@@ -167,7 +168,8 @@ def _split_name(name: str) -> tuple[str, str]:
         namespace, n = parts
     if ":" not in n:
         n += ":latest"
-    short = n if (host, namespace) == ("registry.ollama.ai", "library") else f"{host}/{namespace}/{n}"
+    default_ns = (host, namespace) == ("registry.ollama.ai", "library")
+    short = n if default_ns else f"{host}/{namespace}/{n}"
     return short.lower(), f"{host}/{namespace}/{n}"
 
 
@@ -435,6 +437,7 @@ class OllamaTestServer:
         self.stats = ServerStats()
         self.requests: list[dict[str, Any]] = []
         self.generations: list[dict[str, Any]] = []
+        self.errors: list[str] = []  # tracebacks of unexpected exceptions in handlers
         self._rec_lock = threading.Lock()
         self._stopping = threading.Event()
         self._expires: dict[str, float] = {}  # short name -> monotonic expiry (logical)
@@ -456,7 +459,7 @@ class OllamaTestServer:
         self.url = f"http://{self.host}:{self.port}"
         self._serve_thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
-            name=f"{THREAD_PREFIX}-serve", daemon=True)
+            name=f"{THREAD_PREFIX}-{self.port}-serve", daemon=True)
         self._serve_thread.start()
         self._stopped = False
 
@@ -500,6 +503,7 @@ class OllamaTestServer:
         with self._rec_lock:
             self.requests.clear()
             self.generations.clear()
+            self.errors.clear()
         self.stats.reset()
 
     def requests_to(self, path: str) -> list[dict[str, Any]]:
@@ -559,7 +563,9 @@ class _HTTPServer(ThreadingHTTPServer):
             self._conns.add(request)
             t = threading.Thread(target=self.process_request_thread,
                                  args=(request, client_address),
-                                 name=f"{THREAD_PREFIX}-conn{self._n}", daemon=True)
+                                 name=f"{THREAD_PREFIX}-{self.server_address[1]}"
+                                      f"-conn{self._n}",
+                                 daemon=True)
             self._threads = [x for x in self._threads if x.is_alive()] + [t]
         t.start()
 
@@ -717,8 +723,15 @@ class _Handler(BaseHTTPRequestHandler):
             fn(body)
         except _HTTPError as e:
             self._send_error(e.status, e.message)
-        except (BrokenPipeError, ConnectionResetError):
+        except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError):
             self.close_connection = True
+        except Exception as e:  # a bug in the test server: keep it visible to tests
+            self.owner.errors.append(traceback.format_exc())
+            self.close_connection = True
+            try:
+                self._send_error(500, f"ollama test server error: {type(e).__name__}: {e}")
+            except OSError:
+                pass
 
     # ----------------------------------------------------------------- metadata
     def _root(self, body: Any) -> None:
@@ -862,8 +875,7 @@ class _Handler(BaseHTTPRequestHandler):
         opts = self._options(body)
         stream = body.get("stream") is not False
         if body.get("tools"):
-            raise _HTTPError(400, f"registry.ollama.ai/library/{_split_name(name)[0]} "
-                                  "does not support tools")
+            raise _HTTPError(400, f"{_split_name(name)[1]} does not support tools")
         if not messages:
             if keep_alive == 0:
                 o._touch(spec, 0)
@@ -902,7 +914,7 @@ class _Handler(BaseHTTPRequestHandler):
         t_start = time.monotonic()
         opts = req.options
         num_ctx = _num_ctx(opts, eng.default_num_ctx)
-        num_predict = int(opts.get("num_predict", -1) if opts.get("num_predict") is not None else -1)
+        num_predict = int(opts["num_predict"]) if opts.get("num_predict") is not None else -1
         temperature = float(opts.get("temperature", 0.8))
         stops = opts.get("stop") or []
         if isinstance(stops, str):
@@ -910,7 +922,8 @@ class _Handler(BaseHTTPRequestHandler):
         stops = [s for s in stops if isinstance(s, str) and s]
         all_stops = list(dict.fromkeys(stops + list(MODEL_STOPS)))
         rec = {
-            "endpoint": req.endpoint, "model": req.model.name, "requested_model": req.body.get("model"),
+            "endpoint": req.endpoint, "model": req.model.name,
+            "requested_model": req.body.get("model"),
             "prompt": req.prompt, "raw": req.raw, "suffix": req.body.get("suffix"),
             "stream": req.stream, "options": dict(opts), "num_ctx": num_ctx,
             "num_predict": num_predict, "stop": stops, "keep_alive": req.keep_alive,
@@ -1233,11 +1246,28 @@ def start_ollama_testserver(model_path: str, port: int = 0, **kwargs: Any) -> Ol
     """Start the server on 127.0.0.1:``port`` (0 = a free port) and return its handle.
 
     Keyword arguments: ``models`` (list of :class:`ModelSpec`, default the two Qwen
-    names), ``version`` (reported by /api/version), ``preload`` (load the model before
-    returning, default True), ``default_num_ctx`` (4096), ``n_threads``,
-    ``token_delay`` (seconds slept per generated token, default 0).
+    names), ``version`` (reported by /api/version, default "0.6.8"), ``preload`` (load
+    the model before returning, default True), ``default_num_ctx`` (4096), ``n_threads``
+    (default: one per two cores, at least 1), ``token_delay`` (seconds slept per
+    generated token, default 0; settable later as ``handle.token_delay``).
 
-    The handle has ``.url``, ``.stop()``, ``.stats``, ``.requests``, ``.generations``,
-    ``.wait_idle(timeout)``, ``.reset()``, ``.token_delay`` (settable), ``.threads``.
+    The handle has:
+
+    - ``url`` (``http://127.0.0.1:PORT``), ``host``, ``port``;
+    - ``stop()``: cancels generations, closes connections, joins threads, frees the model;
+    - ``stats``: :class:`ServerStats` (``stats.generations_cancelled`` or
+      ``stats["generations_cancelled"]``; ``stats.snapshot()``);
+    - ``requests``: dicts ``{method, path, headers, raw_body, body, time}``, ``body`` the
+      parsed JSON; ``requests_to(path)``; ``last_request``;
+    - ``generations``: one dict per generation request that reached the model queue:
+      ``endpoint``, ``model``, ``requested_model``, ``prompt`` (as rendered and fed to
+      the model), ``raw``, ``suffix``, ``stream``, ``options``, ``num_ctx``,
+      ``num_predict``, ``stop``, ``keep_alive`` (seconds, None if absent),
+      ``prompt_tokens``, ``cached_tokens``, ``evaluated_tokens``, ``truncated``,
+      ``tokens`` (generated), ``response``, ``done_reason``, ``cancelled``,
+      ``cancel_reason``, ``error``, ``queued_s``, ``started``, ``ended``;
+    - ``errors``: tracebacks of unexpected handler exceptions (should stay empty);
+    - ``wait_idle(timeout)``, ``wait_for_stat(name, at_least, timeout)``, ``reset()``,
+      ``threads`` (alive server threads; empty after ``stop()``).
     """
     return OllamaTestServer(str(model_path), port, **kwargs)

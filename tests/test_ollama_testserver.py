@@ -76,8 +76,8 @@ def demo_model() -> Path:
     return Path(demo_model_path())
 
 
-def _our_threads() -> set[str]:
-    return {t.name for t in threading.enumerate()
+def _our_threads() -> set[threading.Thread]:
+    return {t for t in threading.enumerate()
             if t.name.startswith(("ollama-testserver", "fault-server"))}
 
 
@@ -97,6 +97,7 @@ def srv(ollama_server):
     yield ollama_server
     ollama_server.token_delay = 0.0
     assert ollama_server.wait_idle(10), ollama_server.stats
+    assert ollama_server.errors == []
 
 
 @pytest.fixture
@@ -451,7 +452,7 @@ def test_server_without_model_load_stops_cleanly(demo_model):
     finally:
         handle.stop()
     assert handle.threads == []
-    assert _our_threads() == before
+    assert not (_our_threads() - before)
     keep.close()
 
 
@@ -492,7 +493,7 @@ def test_stop_cancels_running_generation(demo_model):
 def no_leaks():
     before = _our_threads()
     yield
-    assert _our_threads() == before
+    assert not (_our_threads() - before)
 
 
 def test_refused_url(no_leaks):

@@ -562,7 +562,8 @@ def start_stalling_stream_server(good: tuple[str, ...] = _GOOD[:1],
                                  framing: str = "chunked") -> FaultServer:
     """Streams ``good`` chunks, then sends nothing more while holding the connection open
     (until the client closes it or the server stops). ``server.closed_by_client`` counts
-    stalled streams that the client abandoned."""
+    stalled streams that the client abandoned. ``good=()`` sends only the status line and
+    headers (a server that never produces a first token)."""
 
     def fault(server: FaultServer, req: Request, conn: _Conn, chunked: bool) -> None:
         try:

@@ -45,7 +45,7 @@ Behaviour copied from Ollama's server (``server/routes.go``, 0.6.x):
 - Prompt cache: the model keeps its KV cache; the longest common token prefix with the
   previous prompt is reused (``generations[i]["cached_tokens"]``).
 - Cancellation: when the client closes the connection (during prompt evaluation or
-  generation, streaming or not) generation stops within one token / one 64-token
+  generation, streaming or not) generation stops within one token / one 32-token
   prompt batch and is counted in ``stats.generations_cancelled``.
 
 Observability for tests: ``handle.stats`` (counters, see :class:`ServerStats`),
@@ -84,7 +84,7 @@ HOST = "127.0.0.1"
 THREAD_PREFIX = "ollama-testserver"
 OLLAMA_VERSION = "0.6.8"
 DEFAULT_NUM_CTX = 4096
-PROMPT_BATCH = 64  # prompt tokens evaluated between two cancellation checks
+PROMPT_BATCH = 32  # prompt tokens evaluated between two cancellation checks
 
 FIM_MODEL = "qwen2.5-coder:0.5b"
 NOFIM_MODEL = "qwen-nofim:0.5b"

@@ -338,6 +338,31 @@ def test_closing_a_stream_stops_generation(srv):
 
 
 @pytest.mark.model
+def test_break_without_close_keeps_the_model_busy(srv):
+    """The pitfall: leaving the loop is not enough while the generator is referenced;
+    the response stays open and the model keeps generating until the generator (or the
+    client) is closed."""
+    srv.token_delay = 0.05
+    c = ollama.Client(host=srv.url)
+    try:
+        stream = c.generate(model=FIM_MODEL, prompt="y = ", raw=True, stream=True,
+                            options={"num_predict": 400})
+        for _ in stream:
+            break
+        time.sleep(0.5)
+        assert srv.stats.active_generations == 1 and srv.stats.generations_cancelled == 0
+        tokens_before = srv.generations[-1]["tokens"]
+        time.sleep(0.3)
+        assert srv.generations[-1]["tokens"] > tokens_before  # still generating
+        c.close()  # closing the client closes its connections: that cancels too
+        assert srv.wait_for_stat("generations_cancelled", 1, timeout=2.0), srv.stats
+        assert srv.wait_idle(2.0)
+        del stream
+    finally:
+        c.close()
+
+
+@pytest.mark.model
 async def test_async_stream_close_stops_generation(srv):
     srv.token_delay = 0.05
     c = ollama.AsyncClient(host=srv.url)
@@ -422,7 +447,8 @@ def test_client_leaving_during_prompt_evaluation_stops_it(srv):
             c.generate(model=FIM_MODEL, prompt=long_prompt, raw=True, options={"num_predict": 4})
     finally:
         c.close()
-    assert srv.wait_for_stat("generations_cancelled", 1, timeout=2.0), srv.stats
+    # checked between 32-token prompt batches (about 0.1-1 s each on 2 busy cores)
+    assert srv.wait_for_stat("generations_cancelled", 1, timeout=5.0), srv.stats
     assert srv.wait_idle(2.0)
     gen = srv.generations[-1]
     assert gen["tokens"] == 0 and gen["prompt_tokens"] > 1500

@@ -205,3 +205,26 @@ def is_finished(raw: str, prefix: str, suffix: str) -> bool:
     last = lines[-1]
     # a line that has begun with text at a lower indentation ends the block already
     return bool(last.strip()) and depth <= 0 and _indent(last) < body_indent
+
+
+_PARTIAL = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,23}$")
+
+
+def partial_word(prefix: str, suffix: str) -> str:
+    """The identifier being typed at the cursor, if the cursor ends it ('' otherwise)."""
+    if suffix[:1].isalnum() or suffix[:1] == "_":
+        return ""
+    m = _PARTIAL.search(prefix)
+    if not m:
+        return ""
+    start = m.start()
+    if start > 0 and (prefix[start - 1].isalnum() or prefix[start - 1] == "_"):
+        return ""  # longer than we heal
+    return m.group(0)
+
+
+def unheal(raw: str, heal: str) -> str:
+    """The text after the typed part of the word; '' if the model wrote another word."""
+    if not heal:
+        return raw
+    return raw[len(heal):] if raw.startswith(heal) else ""

@@ -11,7 +11,7 @@ from .backends import Backend, ChatRequest, FimRequest, make_backend
 from .cells import Cell, check_position, error_text, to_cells
 from .context import Context, ContextOptions, build_context, estimate_tokens
 from .errors import TwinError
-from .postprocess import clean_completion, completion_mode, is_finished
+from .postprocess import clean_completion, completion_mode, is_finished, partial_word, unheal
 from .settings import Settings
 from .stream import TaskStream, TextListStream
 from .tasks import TASKS, build_messages, finish, task_by_name
@@ -164,14 +164,28 @@ class Twin:
         if request.stop and "\n" in request.stop and not line.strip():
             # the cursor is at the start of a line: the first newline is not the end
             request.stop = [s for s in request.stop if s != "\n"]
-        backend_stream = self.backend.fim(request)
+        heal = partial_word(ctx.prefix, ctx.suffix)
+        if heal:
+            # token healing: a model continues a half-typed word badly, because the word's
+            # tokens are cut where no tokenizer would cut them; ask from the word's start
+            # and keep only answers that continue the typed part
+            request.prefix = ctx.prefix[: len(ctx.prefix) - len(heal)]
+
+        def finish(raw: str) -> str:
+            return clean_completion(unheal(raw, heal), ctx.prefix, ctx.suffix)
+
+        def finished(raw: str) -> bool:
+            if heal and not raw.startswith(heal):
+                return not heal.startswith(raw)  # went elsewhere: nothing to suggest
+            return is_finished(unheal(raw, heal), ctx.prefix, ctx.suffix)
+
         return TaskStream(
-            backend_stream,
-            lambda raw: clean_completion(raw, ctx.prefix, ctx.suffix),
+            self.backend.fim(request),
+            finish,
             kind="code",
             task="complete",
             on_done=self._record("complete"),
-            is_finished=lambda raw: is_finished(raw, ctx.prefix, ctx.suffix),
+            is_finished=finished,
         )
 
     def complete(

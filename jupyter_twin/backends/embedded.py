@@ -73,7 +73,10 @@ class LoadedModel:
             self.llm = llama_cpp.Llama(
                 model_path=str(path),
                 n_ctx=n_ctx,
-                n_threads=threads or os.cpu_count() or 2,
+                # half the logical CPUs (the physical cores, usually): llama.cpp's threads
+                # spin while waiting, and oversubscribed cores (the kernel, the browser, a
+                # second model) slow generation several times over
+                n_threads=threads or max(1, (os.cpu_count() or 2) // 2),
                 n_batch=512,
                 verbose=False,
             )

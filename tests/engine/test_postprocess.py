@@ -51,3 +51,14 @@ def test_unbalanced_closer_trimmed():
 def test_line_inside_existing_body_is_single_line():
     assert completion_mode("for x in xs:\n    ", "\n    print(x)\nprint('done')") == "line"
     assert completion_mode("for x in xs:\n    ", "\nprint('done')") == "block"
+
+
+def test_partial_word_and_unheal():
+    from jupyter_twin.postprocess import partial_word, unheal
+
+    assert partial_word("print(tot", ")") == "tot"
+    assert partial_word("print(tot", "al)") == ""  # cursor inside a word: nothing to heal
+    assert partial_word("x = ", "") == ""
+    assert partial_word("a" * 30, "") == ""
+    assert unheal("total)", "tot") == "al)"
+    assert unheal("sum)", "tot") == ""

@@ -279,8 +279,8 @@ class TwinMagics(Magics):
         if not code.strip():
             view.finish(code, "The model returned no code.")
             return
-        if self.live.present:
-            self.last_sent = []
+        self.last_sent = []
+        if ctx.source == "live":  # the JupyterLab extension pushed this cell's notebook
             if original is not None:
                 view.show(frontend.diff_bundle(target_id, original, code, task=task))
                 return
@@ -299,7 +299,8 @@ class TwinMagics(Magics):
     def _place_markdown(self, ctx: sources.NotebookContext, view: _View, text: str, opts: dict[str, Any], *,
                         task: str, as_cell: bool) -> None:
         view.finish(text)
-        if as_cell and self.live.present and opts.get("insert", self.insert) and text.strip():
+        self.last_sent = []
+        if as_cell and ctx.source == "live" and opts.get("insert", self.insert) and text.strip():
             msg = {"action": "insert", "cell_id": ctx.cell_id, "cell_type": "markdown", "source": text, "task": task}
             if frontend.send_action(msg):
                 self.last_sent = [msg]

@@ -42,7 +42,7 @@ def _cells_for(magics: Any, full_text: str) -> tuple[list[dict], int]:
 def model_completion(magics: Any, full_text: str, offset: int, timeout: float) -> str | None:
     """The model's completion at ``offset`` of ``full_text`` within ``timeout`` seconds."""
     cells, index = _cells_for(magics, full_text)
-    facts = collect_facts(full_text[:offset] + full_text[offset:], magics.shell.user_ns) if magics.kernel_facts else None
+    facts = collect_facts(full_text, magics.shell.user_ns) if magics.kernel_facts else None
     box: dict[str, Any] = {}
     done = threading.Event()
     started = time.monotonic()

@@ -191,6 +191,10 @@ class TaskStream:
         if self._on_done is not None:
             self._on_done(self)
 
+    def partial(self) -> str:
+        """The cleaned text so far: what a streaming UI shows (ghost text grows with it)."""
+        return self._finish_text(self.text)
+
     def result(self) -> str:
         """Block until the generation ends; the cleaned text (empty if cancelled early)."""
         if self._result is None:

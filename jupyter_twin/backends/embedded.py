@@ -77,6 +77,7 @@ class LoadedModel:
                 # spin while waiting, and oversubscribed cores (the kernel, the browser, a
                 # second model) slow generation several times over
                 n_threads=threads or max(1, (os.cpu_count() or 2) // 2),
+                n_threads_batch=threads or max(1, (os.cpu_count() or 2) // 2),
                 n_batch=512,
                 verbose=False,
             )

@@ -35,6 +35,37 @@ class BackendStream:
     def _abort(self) -> None:
         """Stop the transport from another thread; called once by `cancel()`."""
 
+    # a backend whose transport has an asyncio client sets this and implements _agenerate()
+    native_async = False
+
+    def _agenerate(self) -> AsyncIterator[str]:
+        raise NotImplementedError
+
+    async def aiterate(self) -> AsyncIterator[str]:
+        """Async iteration on the event loop, without a thread (native_async backends)."""
+        if self._finished:
+            return
+        agen = self._agenerate()
+        try:
+            async for delta in agen:
+                if self._cancelled.is_set() or self._finished:
+                    break
+                if self._deadline is not None and time.monotonic() > self._deadline:
+                    raise BackendTimeout("The model took longer than the request timeout")
+                if delta:
+                    yield delta
+        except BaseException:
+            cancelled = self._cancelled.is_set()
+            self._cancelled.set()
+            self._abort()
+            self._finish(cancelled=True)
+            if cancelled:
+                return
+            raise
+        finally:
+            await agen.aclose()
+            self._finish(cancelled=self._cancelled.is_set())
+
     # --- public ---------------------------------------------------------
     @property
     def cancelled(self) -> bool:
@@ -204,6 +235,21 @@ class TaskStream:
         return self._result
 
     async def __aiter__(self) -> AsyncIterator[str]:
+        if self._stream.native_async:
+            try:
+                async for delta in self._stream.aiterate():
+                    if self.first_token_latency is None:
+                        self.first_token_latency = time.monotonic() - self._started
+                    self._parts.append(delta)
+                    if self._is_finished is not None and self._is_finished(self.text):
+                        self._stream.finish_early()
+                    yield delta
+            except BaseException:
+                self.cancel()
+                self._done()
+                raise
+            self._done()
+            return
         sentinel = object()
         try:
             while True:

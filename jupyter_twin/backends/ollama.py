@@ -4,7 +4,7 @@ can end exactly that stream's connection (Ollama stops generating when it closes
 from __future__ import annotations
 
 import threading
-from typing import Any, Iterator
+from typing import Any, AsyncIterator, Iterator
 
 import httpx
 import ollama
@@ -28,40 +28,71 @@ class OllamaStream(BackendStream):
         self._grip = SocketGrip()
         self._client: ollama.Client | None = None
 
+    def _text(self, part: Any) -> str:
+        if part.done:
+            self._saw_done = True
+            self.done_reason = part.done_reason or "stop"
+            self.usage = {
+                "prompt_tokens": part.prompt_eval_count or 0,
+                "completion_tokens": part.eval_count or 0,
+                "prompt_seconds": (part.prompt_eval_duration or 0) / 1e9,
+                "generation_seconds": (part.eval_duration or 0) / 1e9,
+            }
+        if self._call == "chat":
+            return part.message.content if part.message and part.message.content else ""
+        return part.response or ""
+
+    def _error(self, exc: BaseException) -> TwinError:
+        if isinstance(exc, ollama.ResponseError):
+            return self._backend._response_error(exc)
+        return map_http_error(exc, what=WHAT, host=self._backend.host, model=self._backend.model)
+
+    def _check_end(self) -> None:
+        if not self._saw_done and not self.cancelled and not self.finished_early:
+            raise BackendError(f"{WHAT} at {self._backend.host} ended the stream without its final message")
+
     def _generate(self) -> Iterator[str]:
-        self._client = self._backend._client(self._grip)
-        saw_done = False
+        self._saw_done = False
+        client = self._backend._client(self._grip)
+        parts = None
         try:
-            method = getattr(self._client, self._call)
-            for part in method(stream=True, **self._kwargs):
-                if self._call == "chat":
-                    text = part.message.content if part.message else ""
-                else:
-                    text = part.response or ""
-                if part.done:
-                    saw_done = True
-                    self.done_reason = part.done_reason or "stop"
-                    self.usage = {
-                        "prompt_tokens": part.prompt_eval_count or 0,
-                        "completion_tokens": part.eval_count or 0,
-                        "prompt_seconds": (part.prompt_eval_duration or 0) / 1e9,
-                        "generation_seconds": (part.eval_duration or 0) / 1e9,
-                    }
-                yield text
-        except ollama.ResponseError as exc:
-            if self.cancelled:
-                return
-            raise self._backend._response_error(exc) from None
+            parts = getattr(client, self._call)(stream=True, **self._kwargs)
+            for part in parts:
+                yield self._text(part)
         except TwinError:
             raise
         except Exception as exc:
-            if self.cancelled:
+            if self.cancelled or self.finished_early:
                 return
-            raise map_http_error(exc, what=WHAT, host=self._backend.host, model=self._backend.model) from None
+            raise self._error(exc) from None
         finally:
-            self._client.close()
-        if not saw_done and not self.cancelled:
-            raise BackendError(f"{WHAT} at {self._backend.host} ended the stream without its final message")
+            if parts is not None:
+                parts.close()  # leaves the client's `with` block: the response is closed
+            client.close()
+        self._check_end()
+
+    native_async = True
+
+    async def _agenerate(self) -> AsyncIterator[str]:
+        """The same stream through ollama.AsyncClient, for event-loop callers (the server)."""
+        self._saw_done = False
+        client = self._backend._async_client(self._grip)
+        parts = None
+        try:
+            parts = await getattr(client, self._call)(stream=True, **self._kwargs)
+            async for part in parts:
+                yield self._text(part)
+        except TwinError:
+            raise
+        except Exception as exc:
+            if self.cancelled or self.finished_early:
+                return
+            raise self._error(exc) from None
+        finally:
+            if parts is not None:
+                await parts.aclose()
+            await client.close()
+        self._check_end()
 
     def _abort(self) -> None:
         self._grip.shutdown()
@@ -84,6 +115,13 @@ class OllamaBackend(Backend):
         if grip is not None:
             kwargs["event_hooks"] = grip.event_hooks()
         return ollama.Client(host=self.host, **kwargs)
+
+    def _async_client(self, grip: SocketGrip) -> ollama.AsyncClient:
+        return ollama.AsyncClient(
+            host=self.host,
+            timeout=timeout(self.settings.connect_timeout, self.settings.first_token_timeout),
+            event_hooks=grip.async_event_hooks(),
+        )
 
     def _response_error(self, exc: ollama.ResponseError) -> TwinError:
         return error_for_status(exc.status_code, str(exc.error), what=WHAT, host=self.host, model=self.model)

@@ -71,11 +71,11 @@ class SSEStream(BackendStream):
                         self.usage = dict(event["usage"])
                     yield text
         except TwinError:
-            if self.cancelled:
+            if self.cancelled or self.finished_early:
                 return
             raise
         except Exception as exc:
-            if self.cancelled:
+            if self.cancelled or self.finished_early:
                 return
             raise map_http_error(exc, what=WHAT, host=b.host, model=b.model) from None
         finally:

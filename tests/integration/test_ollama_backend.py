@@ -111,3 +111,21 @@ async def test_async_iteration(twin):
     stream = twin.stream_complete(CELLS, 1, len("def add(a, b):\n    "))
     parts = [d async for d in stream]
     assert parts and "return" in stream.result()
+
+
+async def test_async_client_path_cancels_on_the_event_loop(server, no_leaked_threads):
+    server.reset()
+    server.token_delay = 0.05
+    try:
+        twin = Twin(backend="ollama", model="qwen2.5-coder:0.5b", host=server.url)
+        stream = twin.stream("explain", CELLS, 0)
+        assert stream._stream.native_async  # ollama.AsyncClient, no worker thread
+        n = 0
+        async for _ in stream:
+            n += 1
+            if n == 3:
+                stream.cancel()
+        assert stream.cancelled
+        assert server.wait_for_stat("generations_cancelled", 1, timeout=5)
+    finally:
+        server.token_delay = 0.0

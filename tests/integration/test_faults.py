@@ -12,7 +12,9 @@ from fault_servers import (
 )
 from jupyter_twin import BackendError, BackendTimeout, BackendUnavailable, ModelNotFound, Twin
 
-CELLS = [{"cell_type": "code", "source": "x = 1\nprint(x"}]
+# the cursor after ", ": no half-typed word, so the completion reads the stream until the
+# fault (a healed word that the model does not continue would end the request early)
+CELLS = [{"cell_type": "code", "source": "x = 1\nprint(x, "}]
 
 
 def make(kind: str, url: str, **kw) -> Twin:

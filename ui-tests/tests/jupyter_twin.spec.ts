@@ -1,0 +1,157 @@
+/**
+ * jupyter_twin in a real JupyterLab with the real embedded model (Qwen2.5-Coder-0.5B):
+ * no mocked backend anywhere.
+ */
+import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
+import * as path from 'path';
+
+test.use({ autoGoto: true });
+
+interface ICell {
+  type: string;
+  source: string;
+}
+
+async function cells(page: IJupyterLabPageFixture): Promise<ICell[]> {
+  return page.evaluate(() => {
+    const widget = (window as any).jupyterapp.shell.currentWidget;
+    return widget.content.model.sharedModel.cells.map((c: any) => ({
+      type: c.cell_type,
+      source: c.getSource()
+    }));
+  });
+}
+
+async function command(page: IJupyterLabPageFixture, id: string): Promise<void> {
+  // not awaited inside the page: the command waits for the whole answer
+  await page.evaluate(cmd => {
+    void (window as any).jupyterapp.commands.execute(cmd);
+  }, id);
+}
+
+const CODE = [
+  'def mean(values):',
+  '    total = 0',
+  '    for i in range(len(values)):',
+  '        total = total + values[i]',
+  '    return total / len(values)'
+].join('\n');
+
+/** Set a cell's source through the model (typing would auto-indent). */
+async function setSource(page: IJupyterLabPageFixture, index: number, source: string): Promise<void> {
+  await page.evaluate(
+    ([i, text]) => {
+      const notebook = (window as any).jupyterapp.shell.currentWidget.content;
+      notebook.model.sharedModel.cells[i as number].setSource(text as string);
+    },
+    [index, source]
+  );
+}
+
+async function notebookWith(page: IJupyterLabPageFixture, source: string): Promise<void> {
+  await page.notebook.createNew();
+  await setSource(page, 0, source);
+  await page.notebook.selectCells(0);
+}
+
+test.describe('jupyter_twin', () => {
+  test('the status bar shows the backend and the model, reachable', async ({ page }) => {
+    const item = page.locator('.jp-twin-status');
+    await expect(item).toBeVisible();
+    await expect(item).toHaveAttribute('data-reachable', 'true');
+    await expect(item).toContainText('embedded');
+    await expect(item).toContainText('qwen2.5-coder-0.5b');
+  });
+
+  test('ghost text appears in a code cell and Tab accepts it', async ({ page }) => {
+    const prefix = 'def add(a, b):\n    """Return the sum of a and b."""\n    return';
+    await notebookWith(page, prefix);
+    await page.notebook.enterCellEditingMode(0);
+    const editor = (await page.notebook.getCellInputLocator(0))!.locator('.cm-content');
+    await editor.click();
+    await page.keyboard.press('Control+End');
+    await page.keyboard.type(' a');
+    const ghost = page.locator('.jp-GhostText');
+    await expect(ghost).toBeVisible({ timeout: 90000 });
+    await expect(ghost).not.toHaveText('');
+    await expect(ghost).toHaveAttribute('data-provided-by', 'jupyter-twin');
+    // wait for the stream to end (the suggestion stops growing), then accept
+    await expect(page.locator('.jp-GhostText-streamingIndicator')).toHaveCount(0, { timeout: 90000 });
+    const suggestion = ((await ghost.textContent()) ?? '').replace('⇓', '');
+    expect(suggestion.trim().length).toBeGreaterThan(0);
+    await page.keyboard.press('Tab');
+    await expect(ghost).toHaveCount(0);
+    const source = (await cells(page))[0].source;
+    expect(source.startsWith(prefix + ' a')).toBe(true);
+    expect(source).toContain(suggestion.trim().split('\n')[0]);
+    expect(source.length).toBeGreaterThan((prefix + ' a').length);
+  });
+
+  test('Explain inserts a markdown cell below', async ({ page }) => {
+    await notebookWith(page, CODE);
+    await command(page, 'jupyter-twin:explain');
+    const answer = page.locator('.jp-twin-assistant[data-task="explain"]');
+    await expect(answer).toHaveAttribute('data-state', 'done', { timeout: 180000 });
+    await expect(answer.locator('.jp-RenderedMarkdown')).not.toBeEmpty();
+    await page.screenshot({ path: path.join(__dirname, '..', '..', 'docs', 'screenshot.png') });
+    await answer.locator('.jp-twin-insert').click();
+    await expect.poll(async () => (await cells(page)).length).toBe(2);
+    const all = await cells(page);
+    expect(all[0].source).toBe(CODE);
+    expect(all[1].type).toBe('markdown');
+    expect(all[1].source.trim().length).toBeGreaterThan(20);
+  });
+
+  test('Refactor shows a diff and Replace changes the cell (undoable)', async ({ page }) => {
+    await notebookWith(page, CODE);
+    await command(page, 'jupyter-twin:refactor');
+    const dialog = page.locator('.jp-Dialog');
+    await expect(dialog).toBeVisible();
+    await dialog.locator('input').fill('use the built-in sum()');
+    await dialog.locator('.jp-mod-accept').click();
+    const answer = page.locator('.jp-twin-assistant[data-task="refactor"]');
+    await expect(answer).toHaveAttribute('data-state', 'done', { timeout: 180000 });
+    await answer.locator('.jp-twin-replace').click();
+    const diff = page.locator('.jp-Dialog .jp-twin-diff');
+    await expect(diff).toBeVisible();
+    await expect(diff.locator('[data-op="add"]').first()).toBeVisible();
+    await page.locator('.jp-Dialog .jp-twin-replace-confirm').click();
+    await expect(page.locator('.jp-Dialog')).toHaveCount(0);
+    await expect.poll(async () => (await cells(page))[0].source).not.toBe(CODE);
+    const replaced = (await cells(page))[0].source;
+    expect(replaced).toContain('def ');
+    expect((await cells(page)).length).toBe(1);
+    // the notebook's undo (in the cell editor) brings the original back
+    await page.notebook.enterCellEditingMode(0);
+    await page.keyboard.press('Control+z');
+    await expect.poll(async () => (await cells(page))[0].source).toBe(CODE);
+  });
+
+  test('%%complete inserts a cell through the comm, %%refactor shows its diff', async ({ page }) => {
+    await page.notebook.createNew();
+    await page.notebook.setCell(0, 'code', '%load_ext jupyter_twin');
+    await page.notebook.runCell(0, true);
+    await page.notebook.addCell('code', 'x');
+    await setSource(page, 1, '%%complete\ndef is_even(n):\n    """Return True when n is even."""\n');
+    await page.notebook.runCell(1, true);
+    await expect.poll(async () => (await cells(page)).length, { timeout: 180000 }).toBe(3);
+    const afterComplete = await cells(page);
+    expect(afterComplete[2].type).toBe('code');
+    expect(afterComplete[2].source).toContain('def is_even(n):');
+    expect(afterComplete[2].source.length).toBeGreaterThan(
+      'def is_even(n):\n    """Return True when n is even."""\n'.length
+    );
+
+    await setSource(page, 2, '%%refactor use sum()\n' + CODE);
+    await page.notebook.runCell(2, true);
+    const output = (await page.notebook.getCellOutputLocator(2))!;
+    const rendered = output.locator('.jp-twin-diff-output');
+    await expect(rendered).toBeVisible({ timeout: 180000 });
+    await rendered.locator('.jp-twin-insert').click();
+    await expect.poll(async () => (await cells(page)).length).toBe(4);
+    const inserted = (await cells(page))[3];
+    expect(inserted.type).toBe('code');
+    expect(inserted.source).toContain('def mean');
+    expect(inserted.source).not.toContain('%%refactor');
+  });
+});

@@ -230,8 +230,15 @@ def summarise(rows: list[dict]) -> dict:
 
 
 def complete(twin, cells: list[dict], index: int, cursor: int, facts) -> tuple[str, float]:
+    """One completion; a backend error counts as an empty completion (and is reported)."""
+    from jupyter_twin.errors import TwinError
+
     started = time.monotonic()
-    text = twin.complete(cells, index, cursor, kernel_facts=facts)
+    try:
+        text = twin.complete(cells, index, cursor, kernel_facts=facts)
+    except TwinError as exc:
+        print(f"  backend error, scored as empty: {exc}", file=sys.stderr)
+        text = ""
     return text, time.monotonic() - started
 
 
@@ -326,6 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default=None)
     parser.add_argument("--limit", type=int, default=None, help="at most this many tasks per set")
     parser.add_argument("--json", default=None, help="write all rows to this file")
+    parser.add_argument("--timeout", type=float, default=900.0, help="seconds per completion at most")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
 
@@ -337,7 +345,9 @@ def main(argv: list[str] | None = None) -> int:
         from jupyter_twin.modelfiles import demo_model_path
 
         model = str(demo_model_path())
-    twin = Twin(backend=args.backend, model=model, host=args.host)
+    # a shared, busy machine can be slow: a generous timeout keeps every task scored
+    twin = Twin(backend=args.backend, model=model, host=args.host, request_timeout=args.timeout,
+                first_token_timeout=args.timeout)
     results = {}
     started = time.monotonic()
     try:

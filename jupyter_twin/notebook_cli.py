@@ -26,7 +26,7 @@ from typing import Any, Callable
 
 import click
 
-from .kernel.cells import find_fill_point, join_completion, source_text, split_lines
+from .kernel.cells import error_text, find_fill_point, join_completion, source_text, split_lines
 
 TASKS = ("explain", "refactor", "complete", "fix", "doc", "test")
 MARKDOWN_TASKS = {"explain"}
@@ -341,8 +341,11 @@ def _run_command(task: str, notebook: str, cell: int, instruction: str | None, d
     if not dry_run:
         nb.check_writable()  # before spending time on the model
     cells = _engine_cells(nb)
-    if task == "fix" and nb.cells[index].get("cell_type") != "code":
-        raise NotebookFileError(f"{nb.path}: cell {cell} is a {nb.cells[index].get('cell_type')} cell; fix works on code cells")
+    if task in ("fix", "complete", "refactor", "doc", "test") and nb.cells[index].get("cell_type") != "code":
+        raise NotebookFileError(
+            f"{nb.path}: cell {cell} is a {nb.cells[index].get('cell_type')} cell; {task} works on code cells")
+    if task == "fix" and error_text(nb.cells[index]) is None:
+        raise NotebookFileError(f"{nb.path}: cell {cell} has no error output to fix (run it and save first)")
     twin = _make_twin(backend, model, host)
     on_delta = None
     if stream:

@@ -19,6 +19,12 @@ from . import sources
 from .facts import collect_facts
 
 MATCHER_ID = "jupyter_twin.model"
+# Runs first. When it has a suggestion it asks IPython to suppress one matcher id that does
+# not exist: IPython honours the first suppression request only, so a later matcher that
+# would suppress all others (the dict key matcher on ``df["``) cannot drop the model's item,
+# and every other matcher's items stay.
+MATCHER_PRIORITY = 1000
+_NO_MATCHER = "jupyter_twin.none"
 MAX_LINE = 120
 
 
@@ -75,7 +81,7 @@ def _line_offset(full_text: str, line: int, column: int) -> int:
 
 
 def make_matcher(magics: Any):
-    @context_matcher(identifier=MATCHER_ID)
+    @context_matcher(identifier=MATCHER_ID, priority=MATCHER_PRIORITY)
     def jupyter_twin_matcher(context: CompletionContext) -> dict:
         empty = {"completions": [], "suppress": False}
         if not magics.tab_completion:
@@ -93,7 +99,7 @@ def make_matcher(magics: Any):
         token = context.token
         return {
             "completions": [SimpleCompletion(text=token + first, type="jupyter_twin")],
-            "suppress": False,
+            "suppress": {_NO_MATCHER},
             "matched_fragment": token,
         }
 

@@ -152,6 +152,19 @@ def test_instruction_only_for_refactor(nb_copy):
     assert result.exit_code == 2 and "--instruction applies to refactor only" in result.output
 
 
+def test_fix_needs_an_error_output_and_code_cells(nb_copy):
+    path = nb_copy("tools_pandas.ipynb")
+    before = path.read_bytes()
+    cells = json.loads(before)["cells"]
+    code = next(i for i, c in enumerate(cells) if c["cell_type"] == "code" and not any(
+        o.get("output_type") == "error" for o in c.get("outputs", [])))
+    result = run("fix", path, "--cell", code)
+    assert result.exit_code == 2 and f"cell {code} has no error output to fix" in result.output
+    result = run("refactor", path, "--cell", 0)
+    assert result.exit_code == 2 and "cell 0 is a markdown cell; refactor works on code cells" in result.output
+    assert path.read_bytes() == before
+
+
 def test_register_adds_all_commands():
     import click
 

@@ -220,7 +220,8 @@ def _saved_notebook(tmp_path):
     return path
 
 
-def test_context_from_history(ip, magics, capsys):
+@pytest.mark.model
+def test_context_from_history(ip, on_model, capsys):
     run(ip, "history_value = 1")
     run(ip, "%twin context")
     out = capsys.readouterr().out
@@ -229,7 +230,8 @@ def test_context_from_history(ip, magics, capsys):
     assert "history_value = 1" in out  # the cell above, in what would be sent
 
 
-def test_context_from_saved_notebook(ip, magics, tmp_path, capsys, monkeypatch):
+@pytest.mark.model
+def test_context_from_saved_notebook(ip, on_model, tmp_path, capsys, monkeypatch):
     path = _saved_notebook(tmp_path)
     ip.user_ns["__session__"] = str(path)
     run(ip, "saved_value = 41")
@@ -243,8 +245,9 @@ def test_context_from_saved_notebook(ip, magics, tmp_path, capsys, monkeypatch):
     assert "found by cell id" in out and "# Saved notebook" in out
 
 
-def test_context_from_live_push(ip, magics, capsys, monkeypatch):
-    magics.live.update({
+@pytest.mark.model
+def test_context_from_live_push(ip, on_model, capsys, monkeypatch):
+    on_model.live.update({
         "v": 1, "action": "notebook", "path": "live.ipynb", "active_cell_id": "L2",
         "cells": [{"id": "L1", "cell_type": "code", "source": "live_value = 7"},
                   {"id": "L2", "cell_type": "code", "source": "%twin context"}],
@@ -261,7 +264,8 @@ def test_context_from_live_push(ip, magics, capsys, monkeypatch):
     assert "Neighbouring cells from: history" in out and "live: the last push was for another cell" in out
 
 
-def test_forced_source_option(ip, magics, tmp_path, capsys):
+@pytest.mark.model
+def test_forced_source_option(ip, on_model, tmp_path, capsys):
     ip.user_ns["__session__"] = str(_saved_notebook(tmp_path))
     run(ip, "saved_value = 41")
     run(ip, "%twin context --source history")
@@ -384,6 +388,14 @@ def test_tab_matcher_adds_model_completion_and_is_bounded(ip, on_model):
             comps = list(ip.Completer.completions(text, len(text)))
         ours = [c for c in comps if c.type == "jupyter_twin"]
         assert len(ours) == 1 and ours[0].text.startswith("temp_c")
+        # IPython's own items stay (here the dict key matcher's column name)
+        assert ("temp_c_avg", "dict key") in [(c.text, c.type) for c in comps]
+        text = "# mean temperature\nm = clim"
+        with provisionalcompleter():
+            comps = list(ip.Completer.completions(text, len(text)))
+        ours = [c for c in comps if c.type == "jupyter_twin"]
+        assert len(ours) == 1 and ours[0].text.startswith("climate")
+        assert "climate" in [c.text for c in comps if c.type != "jupyter_twin"]
         on_model.tab_timeout = 0.01
         started = time.monotonic()
         with provisionalcompleter():

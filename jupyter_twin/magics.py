@@ -313,12 +313,20 @@ class TwinMagics(Magics):
             return None
 
     # --- cell magics ----------------------------------------------------
+    @staticmethod
+    def _body(cell: str | None) -> str | None:
+        """The cell body as the front end has it: IPython adds a newline at its end."""
+        if cell is not None and cell.endswith("\n"):
+            return cell[:-1]
+        return cell
+
     def _raw_cell(self, line: str, cell: str, magic: str) -> str:
         return f"%%{magic} {line}".rstrip() + "\n" + cell
 
     @cell_magic
     def refactor(self, line: str, cell: str) -> None:
         """%%refactor [-m MODEL] [--no-insert] [instruction]: refactor the cell body."""
+        cell = self._body(cell)
         parsed = self._parse(line)
         if parsed is None:
             return
@@ -329,6 +337,7 @@ class TwinMagics(Magics):
     @cell_magic
     def explain(self, line: str, cell: str) -> None:
         """%%explain [-m MODEL]: explain the cell body as markdown (a new markdown cell with the extension)."""
+        cell = self._body(cell)
         parsed = self._parse(line)
         if parsed is None:
             return
@@ -347,6 +356,7 @@ class TwinMagics(Magics):
     @cell_magic
     def complete(self, line: str, cell: str) -> None:
         """%%complete [-m MODEL] [--no-insert]: fill in at a '# ...' line or continue at the end."""
+        cell = self._body(cell)
         parsed = self._parse(line)
         if parsed is None:
             return
@@ -396,6 +406,7 @@ class TwinMagics(Magics):
         return self._twin(line, cell)
 
     def _twin(self, line: str, cell: str | None) -> Any:
+        cell = self._body(cell)
         command, _, rest = line.strip().partition(" ")
         command = command.lower()
         handler = {

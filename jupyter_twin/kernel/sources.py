@@ -136,6 +136,10 @@ def locate(cells: list[dict], cell_id: str | None, raw_cell: str | None) -> tupl
         for i, cell in enumerate(cells):
             if cell.get("id") == cell_id:
                 return i, "by cell id"
+        if any(cell.get("id") for cell in cells):
+            # the cells carry ids and this one is not among them: a new, unsaved cell (a
+            # text match would find a copy elsewhere)
+            return None, ""
     if raw_cell is not None and raw_cell.strip():
         wanted = _normal(raw_cell)
         matches = [i for i, c in enumerate(cells) if _normal(source_text(c.get("source"))) == wanted]

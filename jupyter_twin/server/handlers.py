@@ -192,9 +192,13 @@ class StreamingHandler(TwinHandler):
             self.job.cancel("disconnected")
         super().on_connection_close()
 
+    def prepare(self) -> Any:
+        self._entered = time.perf_counter()
+        return super().prepare()
+
     async def stream_job(self, job: Job) -> None:
         self.job = job
-        started = time.perf_counter()
+        started = getattr(self, "_entered", None) or time.perf_counter()
         wrote = False
         if self.request.connection.stream.closed():  # type: ignore[attr-defined]
             job.cancel("disconnected")
@@ -206,7 +210,11 @@ class StreamingHandler(TwinHandler):
                     self.set_header("Cache-Control", "no-cache, no-transform")
                     self.set_header("X-Accel-Buffering", "no")
                     wrote = True
-                if not await self._send({"delta": payload}):
+                lines = [{"delta": payload}]
+                # deltas that queued up meanwhile go out in the same flush
+                while not job.queue.empty() and job.queue._queue[0][0] == "delta":  # type: ignore[attr-defined]
+                    lines.append({"delta": job.queue.get_nowait()[1]})
+                if not await self._send(*lines):
                     job.cancel("disconnected")
                     return
             elif kind == "done":
@@ -252,9 +260,9 @@ class StreamingHandler(TwinHandler):
         except StreamClosedError:
             pass
 
-    async def _send(self, obj: dict[str, Any]) -> bool:
+    async def _send(self, *objs: dict[str, Any]) -> bool:
         try:
-            self.write(json.dumps(obj, ensure_ascii=False) + "\n")
+            self.write("".join(json.dumps(obj, ensure_ascii=False) + "\n" for obj in objs))
             await self.flush()
             return True
         except StreamClosedError:

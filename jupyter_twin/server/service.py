@@ -117,6 +117,7 @@ class Job:
     def _run(self) -> None:
         try:
             twin = self.service.twin()
+            engine_started = time.perf_counter()
             stream = self.factory(twin)
             self.stream = stream
             if self._cancel.is_set():
@@ -142,6 +143,8 @@ class Job:
                         "text": text,
                         "latency": getattr(stream, "latency", None),
                         "kind": getattr(stream, "kind", None),
+                        # the engine's whole call (context building, generation, cleaning)
+                        "engine_seconds": time.perf_counter() - engine_started,
                     },
                 )
             )

@@ -21,7 +21,8 @@ def embedded_env(demo_model, monkeypatch):
     """The CLI's Twin() picks the embedded demo model from the environment."""
     monkeypatch.setenv("JUPYTER_TWIN_BACKEND", "embedded")
     monkeypatch.setenv("JUPYTER_TWIN_MODEL_PATH", str(demo_model))
-    monkeypatch.setenv("JUPYTER_TWIN_MAX_TOKENS_CHAT", "160")
+    monkeypatch.setenv("JUPYTER_TWIN_MAX_TOKENS_CHAT", "96")
+    monkeypatch.setenv("JUPYTER_TWIN_CONTEXT_TOKENS", "600")  # keeps CI time down
     return demo_model
 
 

@@ -406,3 +406,20 @@ def test_tab_matcher_adds_model_completion_and_is_bounded(ip, on_model):
         run(ip, "%twin tab off")
         on_model.tab_timeout = 1.5
     assert on_model.matcher is None
+
+
+@pytest.mark.model
+def test_doc_and_test_act_on_the_cell_above(ip, on_model, capsys):
+    run(ip, "def vat(amount, rate=0.2):\n    return round(amount * (1 + rate), 2)")
+    run(ip, "%twin doc")
+    assert "def vat" in ip.rl_next_input
+    assert on_model.last_context.cells[-2]["source"].startswith("def vat")
+    ip.rl_next_input = None
+    run(ip, "%twin test --no-facts")
+    assert ip.rl_next_input and "vat" in ip.rl_next_input
+    assert on_model.last_facts == []
+    capsys.readouterr()
+    run(ip, "%%twin context complete\ntotal = vat(")
+    out = capsys.readouterr().out
+    assert "vat: function signature=(amount, rate=0.2)" in out
+    assert "<|fim_prefix|>" in out and "total = vat(" in out

@@ -206,7 +206,8 @@ class TwinService:
         self._twin: Any = None
         self._twin_error: BaseException | None = None
         self._twin_lock = threading.Lock()
-        self.inflight: dict[str, Job] = {}
+        self.inflight: dict[str, Job] = {}  # the latest job per key
+        self._running: dict[str, Job] = {}  # the job per key whose thread was started
         self.last_latency: dict[str, float] = {}
         self.recent: deque[dict[str, Any]] = deque(maxlen=200)
         self.running = 0
@@ -285,17 +286,28 @@ class TwinService:
     async def submit(
         self, factory: Callable[[Any], Any], *, key: str | None, task: str
     ) -> Job:
-        """Start a job. A job with the same key in flight is cancelled and awaited first."""
+        """Start a job. Jobs with the same key are cancelled, and the one running on the
+        backend is awaited, before this one starts: one generation per key at any moment."""
         job = Job(self, factory, key=key, task=task)
         self.jobs += 1
-        older = self.inflight.get(key) if key is not None else None
-        if key is not None:
-            self.inflight[key] = job
+        if key is None:
+            job.start()
+            return job
+        older = self.inflight.get(key)
+        self.inflight[key] = job
         if older is not None and not older.finished.is_set():
-            older.cancel("superseded")
-            if not await older.wait(SUPERSEDE_WAIT):
-                self.log.warning("jupyter_twin: an older %s is slow to stop", older.task)
-        job.start()
+            older.cancel("superseded")  # not started yet: finishes at once
+        while not job.cancelled:
+            running = self._running.get(key)
+            if running is None or running is job or running.finished.is_set():
+                break
+            running.cancel("superseded")
+            if not await running.wait(SUPERSEDE_WAIT):
+                self.log.warning("jupyter_twin: an older %s is slow to stop", running.task)
+                break
+        if not job.cancelled:  # a newer request may have superseded this one meanwhile
+            self._running[key] = job
+            job.start()
         return job
 
     def cancel_key(self, key: str, reason: str = "cancelled") -> bool:
@@ -319,6 +331,8 @@ class TwinService:
                 self.running_complete -= 1
         if job.key is not None and self.inflight.get(job.key) is job:
             del self.inflight[job.key]
+        if job.key is not None and self._running.get(job.key) is job:
+            del self._running[job.key]
         if job.cancelled:
             self.jobs_cancelled += 1
         self.deltas_total += job.deltas

@@ -504,6 +504,27 @@ export class LatestRequest {
   }
 }
 
+/**
+ * Whether `now` (the cell's text after the user typed) is the request's text with a
+ * prefix of the suggestion typed in at the cursor: the suggestion still serves.
+ * `offset` is the request's cursor in code points.
+ */
+export function typedAlong(
+  requestText: string,
+  offset: number,
+  now: string,
+  suggestion: string
+): boolean {
+  const at = codePointToUtf16(requestText, offset);
+  const before = requestText.slice(0, at);
+  const after = requestText.slice(at);
+  if (now.length < requestText.length || !now.startsWith(before) || !now.endsWith(after)) {
+    return false;
+  }
+  const typed = now.slice(before.length, now.length - after.length);
+  return typed.length > 0 && suggestion.startsWith(typed);
+}
+
 /** The text a ghost-text suggestion should show, given where the user is now. */
 export function remainingSuggestion(
   suggestion: string,

@@ -14,7 +14,8 @@ import {
   buildCompleteBody,
   cellsFromShared,
   IStreamResult,
-  LatestRequest
+  LatestRequest,
+  typedAlong
 } from './protocol';
 
 /** State of one streamed suggestion, read by `stream(token)`. */
@@ -61,7 +62,7 @@ export class TwinInlineProvider implements IInlineCompletionProvider {
   readonly name = 'jupyter_twin';
   readonly schema = {
     default: {
-      debouncerDelay: 250,
+      debouncerDelay: 400,
       timeout: 15000,
       enabled: true
     }
@@ -130,10 +131,21 @@ export class TwinInlineProvider implements IInlineCompletionProvider {
       editorId,
       kernelFacts: facts
     });
+    // the user typed on in a way the suggestion cannot serve: stop the model now,
+    // not only when the next (debounced) request comes
+    const cell = shared[index];
+    const onChange = () => {
+      const now = cell.getSource();
+      if (now !== request.text && !typedAlong(request.text, request.offset, now, suggestion.text)) {
+        this._latest.abort(editorId);
+      }
+    };
+    cell.changed.connect(onChange);
     const started = performance.now();
     void this._client
       .complete(body, raw => suggestion.update(raw), signal)
       .then((result: IStreamResult) => {
+        cell.changed.disconnect(onChange);
         this._latest.done(editorId, signal);
         if (result.error) {
           suggestion.error = result.error;

@@ -10,6 +10,7 @@ import {
   readNdjson,
   slimOutputs,
   StreamAccumulator,
+  typedAlong,
   usesTwinMagic,
   utf16ToCodePoint
 } from '../src/protocol';
@@ -231,5 +232,17 @@ describe('magic detection', () => {
     expect(usesTwinMagic('%%refactoring')).toBe(false);
     expect(usesTwinMagic('s = "%%refactor"')).toBe(false);
     expect(usesTwinMagic('%%custom', ['custom'])).toBe(true);
+  });
+});
+
+describe('typing along a suggestion', () => {
+  it('keeps a suggestion the user is typing, drops it otherwise', () => {
+    const text = 'x = 1\nprint(x)';
+    const offset = 5; // after "x = 1"
+    expect(typedAlong(text, offset, 'x = 12\nprint(x)', '2 + 3')).toBe(true);
+    expect(typedAlong(text, offset, 'x = 1 \nprint(x)', '2 + 3')).toBe(false);
+    expect(typedAlong(text, offset, 'x = \nprint(x)', '2 + 3')).toBe(false);
+    expect(typedAlong(text, offset, text, '2')).toBe(false);
+    expect(typedAlong('😀', 1, '😀ab', 'abc')).toBe(true);
   });
 });

@@ -60,7 +60,8 @@ export class TwinStatusItem extends Widget {
   setStatus(status: IStatus): void {
     this.status = status;
     const model = status.model ? shortModel(status.model) : 'no model';
-    this._label.textContent = `twin: ${status.backend} · ${model}`;
+    this._label.textContent =
+      `twin: ${status.backend} · ${model}` + (status.reachable ? '' : ' · not reachable');
     this.node.dataset.reachable = String(status.reachable);
     this._dot.classList.toggle('jp-twin-dot-ok', status.reachable);
     this._dot.classList.toggle('jp-twin-dot-down', !status.reachable);

@@ -154,4 +154,39 @@ test.describe('jupyter_twin', () => {
     expect(inserted.source).toContain('def mean');
     expect(inserted.source).not.toContain('%%refactor');
   });
+  test('chat streams in the sidebar, Stop stops the model, history is per notebook', async ({ page }) => {
+    await notebookWith(page, CODE);
+    await command(page, 'jupyter-twin:open-sidebar');
+    const input = page.locator('.jp-twin-question');
+    await input.fill('What does this function return, and when does it fail?');
+    await input.press('Enter');
+    const first = page.locator('.jp-twin-assistant').last();
+    await expect(first).toHaveAttribute('data-state', 'streaming');
+    await expect(first.locator('.jp-RenderedMarkdown')).toBeVisible({ timeout: 120000 });
+    await expect(page.locator('.jp-twin-send')).toHaveText('Stop');
+    await page.locator('.jp-twin-send').click();
+    await expect(first).toHaveAttribute('data-state', 'stopped');
+    // the server stopped the generation on the backend
+    await expect
+      .poll(async () =>
+        page.evaluate(async () => {
+          const m = await (await fetch('/jupyter-twin/metrics')).json();
+          const last = m.recent[m.recent.length - 1];
+          return `${m.backend_stats.active} ${last && last.cancelled}`;
+        })
+      )
+      .toBe('0 true');
+
+    await input.fill('Say it in one sentence.');
+    await input.press('Enter');
+    const second = page.locator('.jp-twin-assistant').last();
+    await expect(second).toHaveAttribute('data-state', 'done', { timeout: 180000 });
+    await expect(page.locator('.jp-twin-message')).toHaveCount(4);
+
+    // another notebook has its own (empty) conversation; coming back restores this one
+    await page.notebook.createNew();
+    await expect(page.locator('.jp-twin-message')).toHaveCount(0);
+    await page.notebook.activate('Untitled.ipynb');
+    await expect(page.locator('.jp-twin-message')).toHaveCount(4);
+  });
 });

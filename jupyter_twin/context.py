@@ -178,7 +178,7 @@ def _without_current_line(prefix: str, suffix: str) -> str:
     """The cell minus the word being typed: what the choice of context may depend on."""
     # the partial identifier at the cursor changes on every keystroke; whole words before
     # it change rarely, and they are often the names that other cells define
-    head = re.sub(r"[A-Za-z_][A-Za-z0-9_]*$", "", prefix)
+    head = re.sub(r"[A-Za-z_][A-Za-z0-9_]*\Z", "", prefix)
     tail = suffix[suffix.find("\n"):] if "\n" in suffix else ""
     return head + tail
 

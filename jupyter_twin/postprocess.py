@@ -111,26 +111,29 @@ def clean_completion(raw: str, prefix: str, suffix: str, *, stop_markers: bool =
             first = rest.split("\n", 1)[0]
             if line and first.startswith(line):
                 first = first[len(line):]
+        if line and not line.strip() and first[:1] in (" ", "\t"):
+            # the cursor's line already holds the indentation
+            first = first.lstrip(" \t")
         text = first
-        # an unclosed call on the completion's single line may continue on the next lines
-        # of the model's text; a one-line suggestion keeps only what balances
-        depth_before = _bracket_depth(prefix.split("\n")[-1])
-        if depth_before <= 0 and _bracket_depth(text) < 0:
-            text = _trim_unbalanced_closers(text)
+        # closers beyond what the cell has opened before the cursor (calls may span lines)
+        # are the model closing brackets that do not exist
+        open_before = max(0, _bracket_depth(prefix))
+        if _bracket_depth(text) < -open_before:
+            text = _trim_unbalanced_closers(text, open_before)
     else:
         text = _clean_block(text, prefix)
     text = strip_suffix_overlap(text, suffix)
     return text.rstrip()
 
 
-def _trim_unbalanced_closers(text: str) -> str:
+def _trim_unbalanced_closers(text: str, allowed: int = 0) -> str:
     depth = 0
     for i, ch in enumerate(text):
         if ch in _OPENERS:
             depth += 1
         elif ch in _CLOSERS:
             depth -= 1
-            if depth < 0:
+            if depth < -allowed:
                 return text[:i]
     return text
 
@@ -207,7 +210,7 @@ def is_finished(raw: str, prefix: str, suffix: str) -> bool:
     return bool(last.strip()) and depth <= 0 and _indent(last) < body_indent
 
 
-_PARTIAL = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,23}$")
+_PARTIAL = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,23}\Z")
 
 
 def partial_word(prefix: str, suffix: str) -> str:

@@ -45,7 +45,7 @@ class Settings:
     keep_alive: str = "30m"
     max_tokens_complete: int = 64
     max_tokens_chat: int = 768
-    context_tokens: int = 1536
+    context_tokens: int = 1024
     connect_timeout: float = 3.0
     request_timeout: float = 120.0
     first_token_timeout: float = 60.0

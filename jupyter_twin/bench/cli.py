@@ -55,7 +55,13 @@ def bench_fim(tasks_path: Path, notebooks: Path, strategies: tuple[str, ...], ba
 
     twin = _twin(backend, model, host)
     tasks = fim.load_tasks(tasks_path, limit)
-    results = fim.run(twin, tasks, fim.NotebookCache(notebooks), strategies, progress=_progress)
+    click.echo(f"{len(tasks)} tasks, strategies: {', '.join(strategies)}; failed requests count as empty", err=True)
+    log = open(json_out.with_suffix(".partial.jsonl"), "w") if json_out else None
+    try:
+        results = fim.run(twin, tasks, fim.NotebookCache(notebooks), strategies, progress=_progress, log=log)
+    finally:
+        if log:
+            log.close()
     rows = fim.summarise(results)
     click.echo(fim.format_table(rows))
     meta = {"backend": twin.backend.name, "model": twin.backend.model, "tasks": str(tasks_path), "n": len(tasks)}

@@ -8,8 +8,9 @@ import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import IO, Any, Callable, Iterable
 
+from ..errors import TwinError
 from ..twin import Twin
 from .scoring import edit_similarity, exact_match, median, percentile
 
@@ -27,6 +28,7 @@ class TaskResult:
     exact: bool
     similarity: float
     latency: float
+    error: str | None = None
 
 
 def load_tasks(path: Path, limit: int | None = None) -> list[dict[str, Any]]:
@@ -61,14 +63,19 @@ def bare_completion(twin: Twin, prefix: str, suffix: str, max_tokens: int) -> st
     return first
 
 
-def run_task(twin: Twin, cells: list[dict[str, Any]], task: dict[str, Any], strategy: str) -> tuple[str, float]:
+def run_task(twin: Twin, cells: list[dict[str, Any]], task: dict[str, Any], strategy: str) -> tuple[str, float, str | None]:
     cursor = len(task["prefix"])  # Python strings index code points
     started = time.perf_counter()
-    if strategy == "bare":
-        completion = bare_completion(twin, task["prefix"], task["suffix"], twin.settings.max_tokens_complete)
-    else:
-        completion = twin.complete(cells, task["cell"], cursor, strategy=strategy)
-    return completion, time.perf_counter() - started
+    error = None
+    try:
+        if strategy == "bare":
+            completion = bare_completion(twin, task["prefix"], task["suffix"], twin.settings.max_tokens_complete)
+        else:
+            completion = twin.complete(cells, task["cell"], cursor, strategy=strategy)
+    except TwinError as exc:
+        # a failed request scores as an empty suggestion, as the user would see it
+        completion, error = "", str(exc)
+    return completion, time.perf_counter() - started, error
 
 
 def run(
@@ -77,6 +84,7 @@ def run(
     notebooks: NotebookCache,
     strategies: Iterable[str],
     progress: Callable[[Iterable[Any], int, str], Iterable[Any]] | None = None,
+    log: IO[str] | None = None,
 ) -> list[TaskResult]:
     results: list[TaskResult] = []
     # load the model and fill its cache once, outside the timings
@@ -88,15 +96,17 @@ def run(
             items = progress(tasks, len(tasks), strategy)
         for task in items:
             cells = notebooks.cells_for(task)
-            completion, latency = run_task(twin, cells, task, strategy)
-            results.append(
-                TaskResult(
-                    id=task["id"], strategy=strategy, kind=task["kind"], needs_context=bool(task["needs_context"]),
-                    completion=completion, target=task["target"],
-                    exact=exact_match(completion, task["target"]),
-                    similarity=edit_similarity(completion, task["target"]), latency=latency,
-                )
+            completion, latency, error = run_task(twin, cells, task, strategy)
+            result = TaskResult(
+                id=task["id"], strategy=strategy, kind=task["kind"], needs_context=bool(task["needs_context"]),
+                completion=completion, target=task["target"],
+                exact=exact_match(completion, task["target"]),
+                similarity=edit_similarity(completion, task["target"]), latency=latency, error=error,
             )
+            results.append(result)
+            if log is not None:
+                log.write(json.dumps(asdict(result)) + "\n")
+                log.flush()
     return results
 
 

@@ -62,3 +62,19 @@ def test_partial_word_and_unheal():
     assert partial_word("a" * 30, "") == ""
     assert unheal("total)", "tot") == "al)"
     assert unheal("sum)", "tot") == ""
+
+
+def test_closers_allowed_for_brackets_opened_on_earlier_lines():
+    prefix = "df = pd.DataFrame(data,\n                  "
+    assert clean_completion("index=idx)", prefix, "") == "index=idx)"
+    assert clean_completion("index=idx))", prefix, "") == "index=idx)"
+
+
+def test_partial_word_ignores_a_trailing_newline():
+    from jupyter_twin.postprocess import partial_word
+
+    assert partial_word("# prepare the data\n", "") == ""
+
+
+def test_indentation_not_doubled_on_an_indented_line():
+    assert clean_completion("    x = 1", "def f():\n    y = 0\n    ", "\n    return y") == "x = 1"

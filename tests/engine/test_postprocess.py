@@ -78,3 +78,16 @@ def test_partial_word_ignores_a_trailing_newline():
 
 def test_indentation_not_doubled_on_an_indented_line():
     assert clean_completion("    x = 1", "def f():\n    y = 0\n    ", "\n    return y") == "x = 1"
+
+
+def test_is_finished_stops_the_model_at_the_right_moment():
+    from jupyter_twin.postprocess import is_finished
+
+    assert not is_finished("parse(", "assert version.", "")
+    assert is_finished('parse("1")\n', "assert version.", "")
+    # at the start of an empty line a leading newline is not the end
+    assert not is_finished("\n", "x = 1\n", "")
+    assert is_finished("\ny = 2\n", "x = 1\n", "")
+    # a block ends at the first line that dedents below the body
+    assert not is_finished("return a\n    ", "def f(a):\n    ", "")
+    assert is_finished("return a\nprint", "def f(a):\n    ", "")

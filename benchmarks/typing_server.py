@@ -245,8 +245,9 @@ async def run_once(server: JupyterServer, debounce: float, seed: int, chars: int
         "backend_completed": completed,
         "generated_tokens": generated,
         "thrown_away_share_backend": ((generated - delivered) / generated) if generated else 0.0,
-        "client_received_deltas": sum(r.received for r in requests),
-        "never_shown_share": ((generated - sum(r.received for r in requests)) / generated) if generated else 0.0,
+        "client_received_lines": sum(r.received for r in requests),
+        "server_deltas_sent": metrics["deltas_sent"],
+        "never_shown_share": ((generated - metrics["deltas_sent"]) / generated) if generated else 0.0,
         "final_suggestion": requests[-1].suggestion if requests else None,
         "final_state": requests[-1].state if requests else None,
     }
@@ -289,8 +290,8 @@ def main() -> int:
           f"of a 30-cell notebook, embedded Qwen2.5-Coder-0.5B through the server extension\n")
     print("tokens: generated, by the backend's own counter. kept: tokens of suggestions that")
     print("finished (the user sees the whole suggestion). thrown away: the other tokens, i.e. of")
-    print("generations cancelled because the user typed on. never shown: tokens that did not even")
-    print("reach the browser (generated after the user moved on, before the model stopped).\n")
+    print("generations cancelled because the user typed on. never shown: tokens the server never")
+    print("sent to the browser (generated after the user moved on, before the model stopped).\n")
     print(f"{'debounce':>9}{'seed':>6}{'requests':>10}{'cancelled':>11}{'max gen.':>10}"
           f"{'tokens':>8}{'kept':>6}{'thrown away':>13}{'never shown':>13}")
     for r in results:
@@ -302,7 +303,7 @@ def main() -> int:
         rows = [r for r in results if r["debounce_ms"] == round(debounce * 1000)]
         total = sum(r["generated_tokens"] for r in rows)
         shown = sum(r["server_deltas_delivered"] for r in rows)
-        received = sum(r["client_received_deltas"] for r in rows)
+        received = sum(r["server_deltas_sent"] for r in rows)
         conc = max(max(r["max_concurrent_sampled"], r["backend_max_active"] or 0) for r in rows)
         print(f"\ndebounce {round(debounce * 1000)} ms ({len(rows)} runs): at most {conc} generation(s) running at any moment; "
               f"{total - shown}/{total} generated tokens thrown away = {(total - shown) / total if total else 0:.1%}; "

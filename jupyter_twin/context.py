@@ -81,6 +81,8 @@ class Context:
     prefix: str
     suffix: str
     sources: list[Source] = field(default_factory=list)
+    # the kernel-facts block alone (also inside `stable`), for chat prompts that list it apart
+    facts: str = ""
 
     @property
     def cell_text(self) -> str:
@@ -147,6 +149,12 @@ def render_kernel_facts(facts: Sequence[Mapping[str, Any]], max_chars: int = 150
             parts.append(f"columns={{{cols}{more}}}")
         elif isinstance(columns, (list, tuple)) and columns:
             parts.append("columns=" + repr(list(columns)[:40]))
+        keys = fact.get("keys")
+        if isinstance(keys, (list, tuple)) and keys:
+            parts.append("keys=" + repr(list(keys)[:20]))
+        index = fact.get("index")
+        if index:
+            parts.append(f"index={str(index)[:80]}")
         if fact.get("value") is not None:
             parts.append(f"value={str(fact['value'])[:80]}")
         if fact.get("doc"):
@@ -236,7 +244,7 @@ def build_context(
     stable = "\n\n".join(parts)
     stable = stable + "\n\n# %%\n" if stable else ""
     sources.sort(key=lambda s: (s.cell is None, s.cell if s.cell is not None else 0))
-    return Context(stable=stable, prefix=prefix, suffix=suffix, sources=sources)
+    return Context(stable=stable, prefix=prefix, suffix=suffix, sources=sources, facts=facts_text)
 
 
 def choose_cells(

@@ -25,3 +25,7 @@ class ModelNotFound(BackendError):
 
 class ContextError(TwinError):
     """The cells, index or cursor given to the engine do not make sense."""
+
+
+class SettingsError(TwinError, ValueError):
+    """A setting has a value that cannot work (unknown backend, not a number, ...)."""

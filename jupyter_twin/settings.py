@@ -11,6 +11,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from .errors import SettingsError
+
 BACKENDS = ("auto", "ollama", "openai", "embedded")
 
 DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
@@ -98,10 +100,10 @@ class Settings:
 
     def validate(self) -> None:
         if self.backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {self.backend!r}")
+            raise SettingsError(f"backend must be one of {', '.join(BACKENDS)}, not {self.backend!r}")
         for name in ("num_ctx", "max_tokens_complete", "max_tokens_chat", "context_tokens"):
             if getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be positive")
+                raise SettingsError(f"{name} must be positive")
 
     def ollama_host(self, env: Mapping[str, str] | None = None) -> str:
         env = os.environ if env is None else env
@@ -128,5 +130,5 @@ def _coerce(kind: Any, raw: str, var: str) -> Any:
         if "float" in text:
             return float(raw)
     except ValueError:
-        raise ValueError(f"{var}={raw!r} is not a number") from None
+        raise SettingsError(f"{var}={raw!r} is not a number") from None
     return raw

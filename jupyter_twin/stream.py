@@ -176,6 +176,7 @@ class TaskStream:
         self._result: str | None = None
         self._lock = threading.Lock()
         self._exhausted = False
+        self.failed = False
 
     @property
     def text(self) -> str:
@@ -203,6 +204,7 @@ class TaskStream:
             self._done()
             raise
         except BaseException:
+            self.failed = True
             self._done()
             raise
         if self.first_token_latency is None:
@@ -245,6 +247,7 @@ class TaskStream:
                         self._stream.finish_early()
                     yield delta
             except BaseException:
+                self.failed = not self.cancelled
                 self.cancel()
                 self._done()
                 raise

@@ -74,10 +74,15 @@ def build_messages(
     instruction: str | None = None,
     error: str | None = None,
     question: str | None = None,
+    facts: str = "",
 ) -> list[dict[str, str]]:
     parts = []
     if stable.strip():
         parts.append("Other cells of the notebook, for context:\n```python\n" + stable.rstrip() + "\n```")
+    if facts.strip():
+        # a plain list, outside any code block: small models copy code blocks into answers
+        listed = "\n".join("- " + line.lstrip("# ").strip() for line in facts.splitlines()[1:])
+        parts.append("Live variables in the kernel (for reference only, do not repeat them):\n" + listed)
     parts.append(f"The cell to work on ({cell_label}):\n```python\n{cell_source.rstrip()}\n```")
     request = task.instruction.format(
         instruction=(instruction or DEFAULT_REFACTOR).strip(),

@@ -126,7 +126,7 @@ class Twin:
 
     def _record(self, task: str):
         def done(stream: TaskStream) -> None:
-            if stream.latency is not None and not stream.cancelled:
+            if stream.latency is not None and not stream.cancelled and not stream.failed:
                 self.last_latency[task] = stream.latency
         return done
 
@@ -213,9 +213,13 @@ class Twin:
         error = kw.get("error")
         if task.name == "fix" and not error:
             error = error_text(cell)
+        stable = ctx.stable.removesuffix("# %%\n").rstrip()
+        if ctx.facts:
+            stable = stable.replace(ctx.facts, "").rstrip()
         messages = build_messages(
             task,
-            stable=ctx.stable.removesuffix("# %%\n").rstrip(),
+            stable=stable,
+            facts=ctx.facts,
             cell_source=ctx.prefix + ctx.suffix,
             cell_label=f"cell {index}",
             instruction=kw.get("instruction"),

@@ -35,3 +35,17 @@ def test_fix_includes_error():
 def test_task_kinds(name, kind):
     assert TASKS[name].kind == kind
     assert finish(TASKS[name], "```python\nx = 1\n```") == ("x = 1" if kind == "code" else "```python\nx = 1\n```")
+
+
+def test_kernel_facts_listed_outside_code_blocks():
+    from jupyter_twin.cells import to_cells
+    from jupyter_twin.context import build_context
+
+    cells = to_cells([{"cell_type": "code", "source": "import pandas as pd"}, {"cell_type": "code", "source": "df.head()"}])
+    ctx = build_context(cells, 1, 0, kernel_facts=[{"name": "df", "type": "pandas.DataFrame", "columns": {"a": "int64"}, "index": "RangeIndex(0, 3)"}])
+    stable = ctx.stable.removesuffix("# %%\n").rstrip().replace(ctx.facts, "").rstrip()
+    msgs = build_messages(TASKS["explain"], stable=stable, cell_source="df.head()", cell_label="cell 1", facts=ctx.facts)
+    user = msgs[1]["content"]
+    assert "- df: pandas.DataFrame" in user and "index=RangeIndex(0, 3)" in user
+    code_block = user.split("```python")[1].split("```")[0]
+    assert "kernel state" not in code_block and "df: pandas" not in code_block

@@ -42,13 +42,15 @@ let passed = 0, failed = 0;
 try {
   const j = JSON.parse(fs.readFileSync(`${dir}/jest.json`, 'utf8'));
   passed += j.numPassedTests; failed += j.numFailedTests + (j.numRuntimeErrorTestSuites || 0);
+  if (j.numTotalTests === 0) { failed += 1; }
   console.log(`jest: ${j.numPassedTests} passed, ${j.numFailedTests} failed`);
 } catch (e) { failed += 1; console.log('jest: no results'); }
 try {
   const g = JSON.parse(fs.readFileSync(`${dir}/galata.json`, 'utf8'));
   const s = g.stats || {};
   const gp = (s.expected || 0) + (s.flaky || 0);
-  const gf = (s.unexpected || 0) + (s.skipped || 0);
+  let gf = (s.unexpected || 0) + (s.skipped || 0);
+  if (gp + gf === 0 || (g.errors || []).length) { gf += 1; }  // no test ran, or the suite did not load
   passed += gp; failed += gf;
   console.log(`galata: ${gp} passed, ${gf} failed`);
 } catch (e) { failed += 1; console.log('galata: no results'); }

@@ -189,4 +189,48 @@ test.describe('jupyter_twin', () => {
     await page.notebook.activate('Untitled.ipynb');
     await expect(page.locator('.jp-twin-message')).toHaveCount(4);
   });
+  test('completion requests carry the kernel facts and all cells', async ({ page }) => {
+    await page.notebook.createNew();
+    await setSource(page, 0, 'orders_total = 1234.5\nregions = ["north", "south"]');
+    await page.notebook.runCell(0, true);
+    await page.notebook.addCell('code', 'x');
+    await setSource(page, 1, 'print(orders');
+    const request = page.waitForRequest(
+      r =>
+        r.url().includes('/jupyter-twin/complete') &&
+        r.method() === 'POST' &&
+        r.postDataJSON()?.cells?.[1]?.source === 'print(orders_',
+      { timeout: 60000 }
+    );
+    await page.notebook.enterCellEditingMode(1);
+    await page.evaluate(() => {
+      const notebook = (window as any).jupyterapp.shell.currentWidget.content;
+      notebook.activeCellIndex = 1;
+      const editor = notebook.activeCell.editor;
+      editor.focus();
+      editor.setCursorPosition(editor.getPositionAt(editor.model.sharedModel.getSource().length));
+    });
+    await page.keyboard.type('_');
+    const body = (await request).postDataJSON();
+    expect(body.index).toBe(1);
+    expect(body.cells).toHaveLength(2);
+    expect(body.cursor).toBe('print(orders_'.length);
+    const facts = Object.fromEntries(body.kernel_facts.map((f: any) => [f.name, f]));
+    expect(facts.orders_total).toMatchObject({ type: 'float', value: '1234.5' });
+    expect(facts.regions).toMatchObject({ type: 'list', len: 2 });
+  });
+
+  test('actions are in the cell context menu and on Alt+Shift+E', async ({ page }) => {
+    await notebookWith(page, CODE);
+    await (await page.notebook.getCellLocator(0))!.click({ button: 'right' });
+    const menu = page.locator('.lm-Menu');
+    for (const label of ['Explain Cell', 'Refactor Cell', 'Fix Cell', 'Document Cell', 'Write tests Cell']) {
+      await expect(menu.getByText(label, { exact: false }).first()).toBeVisible();
+    }
+    await page.keyboard.press('Escape');
+    await page.notebook.selectCells(0);
+    await page.keyboard.press('Alt+Shift+E');
+    const answer = page.locator('.jp-twin-assistant[data-task="explain"]');
+    await expect(answer).toHaveAttribute('data-state', 'done', { timeout: 180000 });
+  });
 });

@@ -304,6 +304,15 @@ class Twin:
     def models(self) -> list[str]:
         return self.backend.models()
 
+    def backend_stats(self) -> dict[str, int] | None:
+        """What the model really did (generations started, cancelled, tokens), where the
+        backend counts it (the embedded model); None otherwise. Never loads a model."""
+        backend = self._backend
+        if backend is None or getattr(backend, "_loaded", None) is None:
+            return None
+        stats = getattr(backend, "stats", None)
+        return stats.snapshot() if stats is not None else None
+
     def close(self) -> None:
         if self._backend is not None:
             self._backend.close()

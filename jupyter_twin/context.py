@@ -105,12 +105,18 @@ def _comment(text: str) -> str:
     return "\n".join(("# " + line).rstrip() for line in text.strip().splitlines())
 
 
+def python_only(source: str) -> str:
+    """The cell without IPython magics and shell escapes: they are not Python, and a code
+    model copies them back as nonsense ("# %%config ...")."""
+    return "\n".join(l for l in source.split("\n") if not l.lstrip().startswith(("%", "!")))
+
+
 def render_cell(cell: Cell, *, with_output: bool = True, max_chars: int | None = None) -> str:
     if cell.cell_type == "markdown":
         return "# %% [markdown]\n" + _comment(cell.source)
     if cell.cell_type == "raw":
         return "# %% [raw]\n" + _comment(cell.source)
-    body = cell.source.rstrip()
+    body = python_only(cell.source).rstrip()
     if max_chars is not None and len(body) > max_chars:
         cut = body[:max_chars]
         body = cut[: cut.rfind("\n")] if "\n" in cut else cut
@@ -258,6 +264,8 @@ def choose_cells(
     ranked: list[tuple[float, int, str]] = []
     for j, cell in enumerate(cells):
         if j == index or not cell.source.strip():
+            continue
+        if cell.cell_type == "code" and not python_only(cell.source).strip():
             continue
         below = j > index
         if below and not opts.include_below:

@@ -7,6 +7,7 @@ the cell itself and the request last, so that a backend's prompt cache covers th
 from __future__ import annotations
 
 import ast
+import difflib
 import re
 from dataclasses import dataclass
 
@@ -65,6 +66,24 @@ def task_by_name(name: str) -> Task:
         raise ValueError(f"unknown task {name!r}; choose one of {', '.join(TASKS)}") from None
 
 
+def chat_context(stable: str) -> str:
+    """The percent-format context as separate cells for a chat model: markdown as text,
+    each code cell in its own block. One script with "# %%" markers invites small models
+    to copy the markers (and the script) into their answer."""
+    chunks = re.split(r"^# %%(.*)$", stable.strip(), flags=re.M)
+    out = []
+    # re.split gives [before, header1, body1, header2, body2, ...]
+    for header, body in zip(chunks[1::2], chunks[2::2]):
+        body = body.strip("\n")
+        if not body.strip():
+            continue
+        if "[markdown]" in header or "[raw]" in header:
+            out.append("\n".join(line[2:] if line.startswith("# ") else line.lstrip("#") for line in body.splitlines()))
+        else:
+            out.append("```python\n" + body + "\n```")
+    return "\n\n".join(out)
+
+
 def build_messages(
     task: Task,
     *,
@@ -78,7 +97,7 @@ def build_messages(
 ) -> list[dict[str, str]]:
     parts = []
     if stable.strip():
-        parts.append("Other cells of the notebook, for context:\n```python\n" + stable.rstrip() + "\n```")
+        parts.append("Other cells of the notebook, for context:\n\n" + chat_context(stable))
     if facts.strip():
         # a plain list, outside any code block: small models copy code blocks into answers
         listed = "\n".join("- " + line.lstrip("# ").strip() for line in facts.splitlines()[1:])
@@ -96,14 +115,18 @@ def build_messages(
 _FENCE = re.compile(r"```[ \t]*([\w+-]*)[^\n]*\n(.*?)(?:\n[ \t]*```|\Z)", re.S)
 
 
-def extract_code(text: str) -> str:
+def extract_code(text: str, cell_source: str = "") -> str:
     """The code of an answer: its python code block, without fences or chatter."""
     blocks = [(lang.lower(), body) for lang, body in _FENCE.findall(text)]
     if blocks:
         python = [b for lang, b in blocks if lang in ("python", "py", "python3", "ipython", "")]
         chosen = python or [b for _, b in blocks]
-        # several blocks: the longest is the cell, the others are usually usage snippets
-        return max(chosen, key=len).strip("\n").rstrip()
+        # small models sometimes echo the context cells (with their "# %%" markers) first
+        answers = [b for b in chosen if not re.search(r"^# %%", b, re.M)] or chosen
+        if cell_source and len(answers) > 1:
+            # the answer reworks the cell: the block closest to it, not a usage snippet
+            return max(answers, key=lambda b: difflib.SequenceMatcher(None, b, cell_source).ratio()).strip("\n").rstrip()
+        return max(answers, key=len).strip("\n").rstrip()
     stripped = text.strip()
     try:
         ast.parse(stripped)
@@ -121,5 +144,5 @@ def clean_markdown(text: str) -> str:
     return text.strip()
 
 
-def finish(task: Task, text: str) -> str:
-    return extract_code(text) if task.kind == "code" else clean_markdown(text)
+def finish(task: Task, text: str, cell_source: str = "") -> str:
+    return extract_code(text, cell_source) if task.kind == "code" else clean_markdown(text)

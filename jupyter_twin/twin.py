@@ -231,12 +231,13 @@ class Twin:
 
     def stream(self, task: str, cells: CellsLike, index: int, *, kernel_facts: Facts = None, **kw: Any) -> TaskStream:
         """Stream a chat task (one of TASKS); `result()` gives code or markdown."""
-        spec, _ctx, request = self._chat_request(task, cells, index, kernel_facts, **kw)
+        spec, ctx, request = self._chat_request(task, cells, index, kernel_facts, **kw)
         if spec.name == "ask" and not (kw.get("question") or "").strip():
             raise TwinError("ask needs a question")
+        cell_source = ctx.prefix + ctx.suffix
         return TaskStream(
             self.backend.chat(request),
-            lambda raw: finish(spec, raw),
+            lambda raw: finish(spec, raw, cell_source),
             kind=spec.kind,
             task=spec.name,
             on_done=self._record(spec.name),

@@ -20,10 +20,11 @@ def test_extract_code_prefers_python_block_and_longest():
 
 
 def test_messages_stable_first_cell_then_request():
-    msgs = build_messages(TASKS["refactor"], stable="import os", cell_source="x=1", cell_label="cell 3", instruction="use f-strings")
+    msgs = build_messages(TASKS["refactor"], stable="# %%\nimport os\n\n# %%\n", cell_source="x=1", cell_label="cell 3", instruction="use f-strings")
     user = msgs[1]["content"]
     assert msgs[0]["role"] == "system"
     assert user.index("import os") < user.index("x=1") < user.index("use f-strings")
+    assert "# %%" not in user
 
 
 def test_fix_includes_error():
@@ -49,3 +50,20 @@ def test_kernel_facts_listed_outside_code_blocks():
     assert "- df: pandas.DataFrame" in user and "index=RangeIndex(0, 3)" in user
     code_block = user.split("```python")[1].split("```")[0]
     assert "kernel state" not in code_block and "df: pandas" not in code_block
+
+
+def test_echoed_context_block_is_not_taken_for_the_answer():
+    text = ("```python\n# %%\nimport os\n\n# %%\nvalues = list(range(100))\nprint(len(values))\n```\n"
+            "Fixed:\n```python\nvalues = [1, 2, 3]\nprint(values[-1])\n```")
+    assert extract_code(text, "values = [1, 2, 3]\nprint(values[10])") == "values = [1, 2, 3]\nprint(values[-1])"
+
+
+def test_magics_left_out_of_context():
+    from jupyter_twin.cells import to_cells
+    from jupyter_twin.context import build_context
+
+    cells = to_cells([{"cell_type": "code", "source": "%config TwinMagics.insert = False"},
+                      {"cell_type": "code", "source": "%%time\nx = 1\n!ls"}, {"cell_type": "code", "source": "x"}])
+    ctx = build_context(cells, 2, 1)
+    assert "%" not in ctx.stable.replace("# %%", "") and "!ls" not in ctx.stable
+    assert "x = 1" in ctx.stable

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from dataclasses import dataclass, field
@@ -88,6 +89,7 @@ class Twin:
         self._lock = threading.Lock()
         self.last_latency: dict[str, float] = {}
         self.last_error: str | None = None
+        self._counter: Any = None
 
     # --- backend -------------------------------------------------------
     @property
@@ -102,18 +104,24 @@ class Twin:
         return self.backend.info().family
 
     def _count(self) -> Any:
-        backend = self.backend
+        """The token counter for context budgets, made once per Twin. Exact counts are
+        cached by text: the other cells are the same on every keystroke, and tokenizing
+        them again each time would be work on the typing path for nothing."""
+        if self._counter is None:
+            backend = self.backend
+            try:
+                exact = backend.count_tokens("x") is not None
+            except TwinError:
+                exact = False
+            if exact:
+                @functools.lru_cache(maxsize=4096)
+                def count(text: str) -> int:
+                    return backend.count_tokens(text) or estimate_tokens(text)
 
-        def count(text: str) -> int:
-            exact = backend.count_tokens(text)
-            return exact if exact is not None else estimate_tokens(text)
-
-        try:
-            if backend.count_tokens("x") is None:
-                return estimate_tokens
-        except TwinError:
-            return estimate_tokens
-        return count
+                self._counter = count
+            else:
+                self._counter = estimate_tokens
+        return self._counter
 
     def _options(self, strategy: str | None = None) -> ContextOptions:
         budget = self.settings.context_tokens

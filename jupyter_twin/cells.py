@@ -105,6 +105,12 @@ def error_text(cell: Cell, limit: int = 3000) -> str | None:
     return None
 
 
+# reprs that say nothing about the data: "<Figure size 640x480 with 1 Axes>",
+# "[<matplotlib.lines.Line2D at 0x7f...>]", "Text(0.5, 1.0, 'title')"; worse than
+# nothing, because a small model copies them into the cell being completed
+_OBJECT_REPR = re.compile(r"^\s*([\[(]?<[^<>=\n]*>(, <[^<>=\n]*>)*,?[\])]?|(Text|Line2D)\(.*\))\s*$")
+
+
 def summarise_outputs(cell: Cell, limit: int = 300) -> str | None:
     """Errors and short text outputs only: long outputs and rich data are not worth tokens."""
     err = error_text(cell, limit=limit)
@@ -113,7 +119,8 @@ def summarise_outputs(cell: Cell, limit: int = 300) -> str | None:
         return f"error: {last}"[:limit]
     parts = []
     for output in cell.outputs:
-        text = _clean(_output_text(output)).strip()
+        text = _clean(_output_text(output))
+        text = "\n".join(l for l in text.splitlines() if not _OBJECT_REPR.match(l)).strip()
         if text:
             parts.append(text)
     if not parts:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 
-_CELL_MARKERS = re.compile(r"^\s*(# %%|# In\[|#%%|```)", re.M)
+# where a cell ends in the prompt's own notation: the next cell's marker, a fence, or the
+# "# Out:" comment that context.render_cell puts after a cell's code
+_CELL_MARKERS = re.compile(r"^\s*(# %%|# In\[|#%%|```|# Out:)", re.M)
 _OPENERS = {"(": ")", "[": "]", "{": "}"}
 _CLOSERS = {v: k for k, v in _OPENERS.items()}
 
@@ -99,7 +101,7 @@ def clean_completion(raw: str, prefix: str, suffix: str, *, stop_markers: bool =
     # the end of the cell: a model that goes on into the next cell or a fence has finished
     if stop_markers:
         m = _CELL_MARKERS.search(text)
-        if m and (m.start() > 0 or text.lstrip().startswith(("# %%", "#%%", "# In[", "```"))):
+        if m and (m.start() > 0 or text.lstrip().startswith(("# %%", "#%%", "# In[", "```", "# Out:"))):
             text = text[: m.start()]
     text = strip_prefix_echo(text, prefix)
     mode = completion_mode(prefix, suffix)

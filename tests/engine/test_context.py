@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from jupyter_twin.cells import summarise_outputs, to_cell, to_cells, check_position
-from jupyter_twin.context import ContextOptions, build_context, render_kernel_facts
+from jupyter_twin.context import ContextOptions, build_context, render_cell, render_kernel_facts
 from jupyter_twin.errors import ContextError
 
 NB = [
@@ -81,6 +81,21 @@ def test_outputs_summarised_errors_and_short_text_only():
         {"output_type": "display_data", "data": {"image/png": "AAAA"}},
         {"output_type": "stream", "name": "stdout", "text": "ok \udcff\x00 done"}]})
     assert summarise_outputs(cell2) == "ok \ufffd done"
+
+
+def test_object_reprs_left_out_of_outputs():
+    # reprs without data; a small model copies them into the cell being completed
+    cell = to_cell({"cell_type": "code", "source": "plt.plot(x)", "outputs": [
+        {"output_type": "execute_result", "data": {"text/plain": "[<matplotlib.lines.Line2D at 0x7f3a>]"}},
+        {"output_type": "display_data", "data": {"text/plain": "<Figure size 640x480 with 1 Axes>"}},
+        {"output_type": "execute_result", "data": {"text/plain": "Text(0.5, 1.0, 'Loss')"}}]})
+    assert summarise_outputs(cell) is None
+    assert "Out:" not in render_cell(cell)
+    # reprs that carry data stay
+    cell2 = to_cell({"cell_type": "code", "source": "t", "outputs": [
+        {"output_type": "execute_result", "data": {"text/plain": "<tf.Tensor: shape=(2,), dtype=int32, numpy=array([1, 2])>"}},
+        {"output_type": "stream", "name": "stdout", "text": "<Figure size 1x1 with 1 Axes>\naccuracy 0.93\n"}]})
+    assert summarise_outputs(cell2) == "<tf.Tensor: shape=(2,), dtype=int32, numpy=array([1, 2])>\naccuracy 0.93"
 
 
 def test_bad_input_clear_errors():

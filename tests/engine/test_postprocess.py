@@ -38,6 +38,10 @@ def test_block_when_model_starts_with_newline():
 def test_cell_markers_end_the_completion():
     assert clean_completion("x = 1\n# %%\ny = 2", "a = 0\n", "") == "x = 1"
     assert clean_completion("```", "a = ", "") == ""
+    # the prompt writes a cell's output as "# Out: ..." after its code: a model that
+    # writes one has left the cell
+    assert clean_completion("# Out: <Figure size 864x216 with 3 Axes>", "for x in y:\n    ", "\n    f(x)") == ""
+    assert clean_completion("plt.grid()\n# Out: 3", "plt.plot(x)\n", "") == "plt.grid()"
 
 
 def test_line_at_empty_line_start_skips_leading_newline():

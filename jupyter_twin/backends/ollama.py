@@ -42,10 +42,16 @@ class OllamaStream(BackendStream):
             return part.message.content if part.message and part.message.content else ""
         return part.response or ""
 
-    def _error(self, exc: BaseException) -> TwinError:
+    def _raise_unless_stopped(self, exc: Exception) -> None:
+        """A failure mid-stream as a TwinError; nothing when we closed the socket ourselves
+        (a cancel or an early stop makes the client raise on the dead connection)."""
+        if isinstance(exc, TwinError):
+            raise exc
+        if self.cancelled or self.finished_early:
+            return
         if isinstance(exc, ollama.ResponseError):
-            return self._backend._response_error(exc)
-        return map_http_error(exc, what=WHAT, host=self._backend.host, model=self._backend.model)
+            raise self._backend._response_error(exc) from None
+        raise map_http_error(exc, what=WHAT, host=self._backend.host, model=self._backend.model) from None
 
     def _check_end(self) -> None:
         if not self._saw_done and not self.cancelled and not self.finished_early:
@@ -59,12 +65,9 @@ class OllamaStream(BackendStream):
             parts = getattr(client, self._call)(stream=True, **self._kwargs)
             for part in parts:
                 yield self._text(part)
-        except TwinError:
-            raise
         except Exception as exc:
-            if self.cancelled or self.finished_early:
-                return
-            raise self._error(exc) from None
+            self._raise_unless_stopped(exc)
+            return
         finally:
             if parts is not None:
                 parts.close()  # leaves the client's `with` block: the response is closed
@@ -82,12 +85,9 @@ class OllamaStream(BackendStream):
             parts = await getattr(client, self._call)(stream=True, **self._kwargs)
             async for part in parts:
                 yield self._text(part)
-        except TwinError:
-            raise
         except Exception as exc:
-            if self.cancelled or self.finished_early:
-                return
-            raise self._error(exc) from None
+            self._raise_unless_stopped(exc)
+            return
         finally:
             if parts is not None:
                 await parts.aclose()

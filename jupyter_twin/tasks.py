@@ -94,7 +94,13 @@ def build_messages(
     error: str | None = None,
     question: str | None = None,
     facts: str = "",
+    history: list[dict[str, str]] | None = None,
 ) -> list[dict[str, str]]:
+    """System, then the context and the cell, then the request: stable before volatile.
+
+    Earlier turns of a chat (`history`, oldest first) become real user/assistant turns
+    after the context, so that the context stays at the head of the prompt and the
+    backend's prompt cache keeps it from one question to the next."""
     parts = []
     if stable.strip():
         parts.append("Other cells of the notebook, for context:\n\n" + chat_context(stable))
@@ -108,8 +114,57 @@ def build_messages(
         error=(error or "(no error output was found)").strip(),
         question=(question or "What does this cell do?").strip(),
     )
-    parts.append(request)
-    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "\n\n".join(parts)}]
+    turns = recent_turns(history or [])
+    if turns and turns[-1]["role"] == "user":
+        # a question whose answer was stopped: it still says what "it" refers to
+        request = turns.pop()["content"] + "\n\n" + request
+    if not turns:
+        parts.append(request)
+        return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "\n\n".join(parts)}]
+    # the first question rides with the context; the rest of the chat follows as turns
+    parts.append(turns[0]["content"])
+    messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "\n\n".join(parts)}]
+    messages += turns[1:]
+    messages.append({"role": "user", "content": request})
+    return messages
+
+
+HISTORY_CHARS = 3000
+TURN_CHARS = 1200
+
+
+def check_history(history: object) -> list[dict[str, str]]:
+    """A chat history as a list of {"role": "user"|"assistant", "content": str}, or ValueError."""
+    if not isinstance(history, list) or not all(
+        isinstance(h, dict) and h.get("role") in ("user", "assistant") and isinstance(h.get("content"), str)
+        for h in history
+    ):
+        raise ValueError("a chat history is a list of {'role': 'user' or 'assistant', 'content': str}")
+    return history
+
+
+def recent_turns(history: list[dict[str, str]], max_chars: int = HISTORY_CHARS) -> list[dict[str, str]]:
+    """The latest turns that fit in `max_chars`, starting with a user turn, roles alternating
+    (chat templates reject two user turns in a row: consecutive turns of one role are
+    joined); each turn clipped to TURN_CHARS."""
+    kept: list[dict[str, str]] = []
+    used = 0
+    for turn in reversed(check_history(history)):
+        text = turn["content"].strip()
+        if not text:
+            continue
+        if len(text) > TURN_CHARS:
+            text = text[:TURN_CHARS] + " ..."
+        if used + len(text) > max_chars:
+            break
+        used += len(text)
+        if kept and kept[0]["role"] == turn["role"]:
+            kept[0] = {"role": turn["role"], "content": text + "\n\n" + kept[0]["content"]}
+        else:
+            kept.insert(0, {"role": turn["role"], "content": text})
+    while kept and kept[0]["role"] != "user":
+        kept.pop(0)
+    return kept
 
 
 _FENCE = re.compile(r"```[ \t]*([\w+-]*)[^\n]*\n(.*?)(?:\n[ \t]*```|\Z)", re.S)

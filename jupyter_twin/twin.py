@@ -11,11 +11,11 @@ from typing import Any, Mapping, Sequence
 from .backends import Backend, ChatRequest, FimRequest, make_backend
 from .cells import Cell, check_position, error_text, to_cells
 from .context import Context, ContextOptions, build_context, estimate_tokens
-from .errors import TwinError
+from .errors import ContextError, TwinError
 from .postprocess import clean_completion, completion_mode, is_finished, partial_word, unheal
 from .settings import Settings
 from .stream import TaskStream, TextListStream
-from .tasks import TASKS, build_messages, finish, task_by_name
+from .tasks import TASKS, build_messages, check_history, finish, task_by_name
 
 CellsLike = Sequence[Mapping[str, Any] | Cell]
 Facts = Sequence[Mapping[str, Any]] | None
@@ -218,6 +218,11 @@ class Twin:
         ctx = build_context(
             cell_list, index, len(cell.source), kernel_facts=kernel_facts, options=self._options(), count=self._count()
         )
+        if kw.get("history") is not None:
+            try:
+                check_history(kw["history"])
+            except ValueError as exc:
+                raise ContextError(str(exc)) from None
         error = kw.get("error")
         if task.name == "fix" and not error:
             error = error_text(cell)
@@ -233,6 +238,7 @@ class Twin:
             instruction=kw.get("instruction"),
             error=error,
             question=kw.get("question"),
+            history=kw.get("history"),
         )
         request = ChatRequest(messages=messages, max_tokens=self.settings.max_tokens_chat, temperature=self.settings.temperature)
         return task, ctx, request
@@ -283,8 +289,12 @@ class Twin:
     def test(self, cells: CellsLike, index: int, *, kernel_facts: Facts = None) -> str:
         return self._run(self.stream("test", cells, index, kernel_facts=kernel_facts))
 
-    def ask(self, cells: CellsLike, index: int, question: str, *, kernel_facts: Facts = None) -> str:
-        return self._run(self.stream("ask", cells, index, kernel_facts=kernel_facts, question=question))
+    def ask(
+        self, cells: CellsLike, index: int, question: str, *, history: list[dict[str, str]] | None = None,
+        kernel_facts: Facts = None,
+    ) -> str:
+        """A free question about the cell; `history` holds the chat's earlier turns, oldest first."""
+        return self._run(self.stream("ask", cells, index, kernel_facts=kernel_facts, question=question, history=history))
 
     # --- facts ------------------------------------------------------------
     def status(self) -> dict[str, Any]:

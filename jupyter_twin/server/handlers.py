@@ -31,6 +31,7 @@ from ..errors import (
     ContextError,
     TwinError,
 )
+from ..tasks import check_history
 from .service import Job, TwinService
 
 TASKS = ("explain", "refactor", "fix", "document", "test", "ask")
@@ -117,28 +118,6 @@ def _key(body: dict[str, Any], name: str) -> str | None:
     if not isinstance(value, str) or not value or len(value) > 500:
         raise _bad(f"'{name}' must be a non-empty string")
     return value
-
-
-HISTORY_CHARS = 3000
-
-
-def with_history(question: str, history: list[dict[str, str]]) -> str:
-    """Fold the last turns of a chat into the question (the engine asks one question)."""
-    turns: list[str] = []
-    used = 0
-    for turn in reversed(history[-20:]):
-        who = "User" if turn["role"] == "user" else "Assistant"
-        text = turn["content"].strip()
-        if len(text) > 1200:
-            text = text[:1200] + " ..."
-        if used + len(text) > HISTORY_CHARS:
-            break
-        turns.append(f"{who}: {text}")
-        used += len(text)
-    if not turns:
-        return question
-    earlier = "\n\n".join(reversed(turns))
-    return f"Earlier in this conversation:\n{earlier}\n\nNow the user asks: {question}"
 
 
 def error_status(exc: BaseException) -> int:
@@ -314,14 +293,10 @@ class TaskHandler(StreamingHandler):
             if not question or not question.strip():
                 raise _bad("'question' is required for the task 'ask'")
             if history is not None:
-                if not isinstance(history, list) or not all(
-                    isinstance(h, dict)
-                    and h.get("role") in ("user", "assistant")
-                    and isinstance(h.get("content"), str)
-                    for h in history
-                ):
-                    raise _bad("'history' must be a list of {role, content}")
-                question = with_history(question, history)
+                try:
+                    kw["history"] = check_history(history)
+                except ValueError:
+                    raise _bad("'history' must be a list of {role, content}") from None
             kw["question"] = question
         elif task == "refactor" and instruction:
             kw["instruction"] = instruction

@@ -1,6 +1,6 @@
 import pytest
 
-from jupyter_twin.tasks import TASKS, build_messages, extract_code, finish
+from jupyter_twin.tasks import TASKS, build_messages, check_history, extract_code, finish, recent_turns
 
 
 def test_extract_code_from_fenced_answer():
@@ -67,3 +67,47 @@ def test_magics_left_out_of_context():
     ctx = build_context(cells, 2, 1)
     assert "%" not in ctx.stable.replace("# %%", "") and "!ls" not in ctx.stable
     assert "x = 1" in ctx.stable
+
+
+def test_chat_history_as_turns_after_the_context():
+    history = [
+        {"role": "user", "content": "What is df?"},
+        {"role": "assistant", "content": "A DataFrame of orders."},
+        {"role": "user", "content": "Which columns?"},
+        {"role": "assistant", "content": "price and quantity."},
+    ]
+    msgs = build_messages(TASKS["ask"], stable="# %%\nimport pandas as pd\n\n# %%\n", cell_source="df.head()",
+                          cell_label="cell 2", question="How do I sum revenue?", history=history)
+    assert [m["role"] for m in msgs] == ["system", "user", "assistant", "user", "assistant", "user"]
+    first = msgs[1]["content"]
+    # the context leads, so the prompt cache holds it across questions
+    assert first.index("import pandas") < first.index("df.head()") < first.index("What is df?")
+    assert msgs[-1]["content"] == "How do I sum revenue?"
+    # the same chat one question later starts with the same messages
+    later = build_messages(TASKS["ask"], stable="# %%\nimport pandas as pd\n\n# %%\n", cell_source="df.head()",
+                           cell_label="cell 2", question="And per month?",
+                           history=history + [{"role": "user", "content": "How do I sum revenue?"},
+                                              {"role": "assistant", "content": "df.price.sum()"}])
+    assert later[:5] == msgs[:5]
+
+
+def test_history_kept_recent_alternating_and_bounded():
+    long = [{"role": r, "content": f"{r} {i} " + "x" * 900} for i in range(10) for r in ("user", "assistant")]
+    kept = recent_turns(long)
+    assert kept[0]["role"] == "user" and kept[-1]["role"] == "assistant"
+    assert sum(len(t["content"]) for t in kept) <= 3000
+    assert kept[-1]["content"].startswith("assistant 9")
+    # an answer that never came (stopped) and repeated roles are folded, not sent as-is
+    odd = [{"role": "assistant", "content": "hello"}, {"role": "user", "content": "a"},
+           {"role": "user", "content": "b"}, {"role": "assistant", "content": "c"}, {"role": "user", "content": "d"}]
+    assert recent_turns(odd) == [{"role": "user", "content": "a\n\nb"}, {"role": "assistant", "content": "c"},
+                                 {"role": "user", "content": "d"}]
+    # a question whose answer was stopped goes with the next question
+    msgs = build_messages(TASKS["ask"], stable="", cell_source="f()", cell_label="cell 1",
+                          question="Shorter, please.", history=[{"role": "user", "content": "What does f do?"}])
+    assert [m["role"] for m in msgs] == ["system", "user"]
+    assert msgs[1]["content"].index("f()") < msgs[1]["content"].index("What does f do?") < msgs[1]["content"].index("Shorter")
+    with pytest.raises(ValueError):
+        check_history([{"role": "system", "content": "x"}])
+    with pytest.raises(ValueError):
+        check_history("not a list")

@@ -220,6 +220,46 @@ test.describe('jupyter_twin', () => {
     expect(facts.regions).toMatchObject({ type: 'list', len: 2 });
   });
 
+  test('Fix sends the error output; Fix, Document and Write tests insert code cells', async ({ page }) => {
+    const failing = CODE + '\n\nmean([])';
+    await page.notebook.createNew();
+    await setSource(page, 0, failing);
+    await page.notebook.runCell(0, true);
+    await expect((await page.notebook.getCellOutputLocator(0))!).toContainText('ZeroDivisionError');
+    await page.notebook.selectCells(0);
+
+    for (const task of ['fix', 'document', 'test']) {
+      const request = page.waitForRequest(
+        r => r.url().includes('/jupyter-twin/task') && r.method() === 'POST' && r.postDataJSON()?.task === task
+      );
+      const before = (await cells(page)).length;
+      await command(page, `jupyter-twin:${task}`);
+      const body = (await request).postDataJSON();
+      expect(body.cells[body.index].source).toBe(failing);
+      if (task === 'fix') {
+        // the cell's error output (the traceback, without ANSI colours) goes with the request
+        expect(body.error).toContain('ZeroDivisionError');
+        expect(body.error).not.toContain('\u001b[');
+      } else {
+        expect(body.error).toBeUndefined();
+      }
+      const answer = page.locator(`.jp-twin-assistant[data-task="${task}"]`).last();
+      await expect(answer).toHaveAttribute('data-state', 'done', { timeout: 180000 });
+      // a code result offers Insert below, Replace and Copy
+      await expect(answer.locator('.jp-twin-replace')).toBeVisible();
+      await expect(answer.locator('.jp-twin-copy')).toBeVisible();
+      await answer.locator('.jp-twin-insert').click();
+      await expect.poll(async () => (await cells(page)).length).toBe(before + 1);
+      const all = await cells(page);
+      // the result goes in right below the active cell, which keeps its source
+      expect(all[0].source).toBe(failing);
+      expect(all[1].type).toBe('code');
+      expect(all[1].source.trim().length).toBeGreaterThan(0);
+      expect(all[1].source).not.toContain('```');
+      await page.notebook.selectCells(0);
+    }
+  });
+
   test('actions are in the cell context menu and on Alt+Shift+E', async ({ page }) => {
     await notebookWith(page, CODE);
     await (await page.notebook.getCellLocator(0))!.click({ button: 'right' });

@@ -86,13 +86,23 @@ def strip_suffix_overlap(completion: str, suffix: str) -> str:
     return completion
 
 
+# the last piece of the line before the cursor, back to a space, quote, opening bracket
+# or comma: 'degree=' in 'plt.title(f"degree='
+_LAST_PIECE = re.compile(r"[^\s\"'(\[{,]+\Z")
+
+
 def strip_prefix_echo(completion: str, prefix: str) -> str:
-    """Models sometimes start by repeating the line being typed: drop the repeat."""
+    """Models sometimes start by repeating the line being typed, or its last piece
+    (prefix 'f"degree=', completion 'degree={d}"'): drop the repeat."""
     line = current_line(prefix)
     if line.strip() and len(line.strip()) >= 4:
         stripped = line.lstrip()
         if completion.startswith(stripped) and stripped != completion:
             return completion[len(stripped):]
+    piece = _LAST_PIECE.search(line)
+    # none of the 400 fim-dev targets starts with the piece before its cursor
+    if piece and len(piece.group(0)) >= 3 and completion.startswith(piece.group(0)) and completion != piece.group(0):
+        return completion[len(piece.group(0)):]
     return completion
 
 

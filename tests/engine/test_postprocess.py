@@ -95,3 +95,12 @@ def test_is_finished_stops_the_model_at_the_right_moment():
     # a block ends at the first line that dedents below the body
     assert not is_finished("return a\n    ", "def f(a):\n    ", "")
     assert is_finished("return a\nprint", "def f(a):\n    ", "")
+
+
+def test_repeat_of_the_last_piece_before_the_cursor_dropped():
+    prefix = 'plt.title(f"degree='
+    assert clean_completion('degree={model.degree}, "', prefix, '\n') == '{model.degree}, "'
+    assert clean_completion("plt.show()", "x = 1\nplt.", "") == "show()"
+    # a completion that merely starts like the piece is kept
+    assert clean_completion("(x)", "y = np.sum", "") == "(x)"
+    assert clean_completion("ab", "x = ab", "") == "ab"

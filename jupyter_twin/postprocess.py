@@ -111,7 +111,7 @@ def clean_completion(raw: str, prefix: str, suffix: str, *, stop_markers: bool =
     # the end of the cell: a model that goes on into the next cell or a fence has finished
     if stop_markers:
         m = _CELL_MARKERS.search(text)
-        if m and (m.start() > 0 or text.lstrip().startswith(("# %%", "#%%", "# In[", "```", "# Out:"))):
+        if m:
             text = text[: m.start()]
     text = strip_prefix_echo(text, prefix)
     mode = completion_mode(prefix, suffix)
@@ -191,10 +191,9 @@ def is_finished(raw: str, prefix: str, suffix: str) -> bool:
     """True once the raw text holds a whole suggestion, so the model can be stopped early
     instead of generating tokens that cleaning would throw away."""
     text = raw.replace("\r\n", "\n")
-    if _CELL_MARKERS.search(text) and text.strip():
-        m = _CELL_MARKERS.search(text)
-        if m and m.start() > 0:
-            return True
+    m = _CELL_MARKERS.search(text)
+    if m and m.start() > 0:  # text before the marker: the suggestion is whole
+        return True
     mode = completion_mode(prefix, suffix)
     line = current_line(prefix)
     if mode == "line":

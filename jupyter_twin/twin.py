@@ -15,7 +15,7 @@ from .errors import ContextError, TwinError
 from .postprocess import clean_completion, completion_mode, is_finished, partial_word, unheal
 from .settings import Settings
 from .stream import TaskStream, TextListStream
-from .tasks import TASKS, build_messages, check_history, finish, task_by_name
+from .tasks import TASKS, build_messages, finish, task_by_name
 
 CellsLike = Sequence[Mapping[str, Any] | Cell]
 Facts = Sequence[Mapping[str, Any]] | None
@@ -218,28 +218,26 @@ class Twin:
         ctx = build_context(
             cell_list, index, len(cell.source), kernel_facts=kernel_facts, options=self._options(), count=self._count()
         )
-        if kw.get("history") is not None:
-            try:
-                check_history(kw["history"])
-            except ValueError as exc:
-                raise ContextError(str(exc)) from None
         error = kw.get("error")
         if task.name == "fix" and not error:
             error = error_text(cell)
         stable = ctx.stable.removesuffix("# %%\n").rstrip()
         if ctx.facts:
             stable = stable.replace(ctx.facts, "").rstrip()
-        messages = build_messages(
-            task,
-            stable=stable,
-            facts=ctx.facts,
-            cell_source=ctx.prefix + ctx.suffix,
-            cell_label=f"cell {index}",
-            instruction=kw.get("instruction"),
-            error=error,
-            question=kw.get("question"),
-            history=kw.get("history"),
-        )
+        try:
+            messages = build_messages(
+                task,
+                stable=stable,
+                facts=ctx.facts,
+                cell_source=ctx.prefix + ctx.suffix,
+                cell_label=f"cell {index}",
+                instruction=kw.get("instruction"),
+                error=error,
+                question=kw.get("question"),
+                history=kw.get("history"),
+            )
+        except ValueError as exc:  # a malformed chat history
+            raise ContextError(str(exc)) from None
         request = ChatRequest(messages=messages, max_tokens=self.settings.max_tokens_chat, temperature=self.settings.temperature)
         return task, ctx, request
 

@@ -102,12 +102,13 @@ class LoadedModel:
             ) from None
         self.path = path
         self.llama_cpp = llama_cpp
+        threads = threads or default_threads()
         try:
             self.llm = llama_cpp.Llama(
                 model_path=str(path),
                 n_ctx=n_ctx,
-                n_threads=threads or default_threads(),
-                n_threads_batch=threads or default_threads(),
+                n_threads=threads,
+                n_threads_batch=threads,
                 n_batch=512,
                 verbose=False,
             )

@@ -26,6 +26,10 @@ CASES = [
         {"cell_type": "code", "source": "housing['price_per_room'] = housing['price'] / "},
     ], 1, None),
     ("empty-line-in-function", [{"cell_type": "code", "source": "def area(r):\n    import math\n    \n"}], 0, len("def area(r):\n    import math\n    ")),
+    ("empty-line-between-lines", [
+        {"cell_type": "code", "source": "import matplotlib.pyplot as plt\nx = [1, 2, 3]\ny = [2, 4, 6]"},
+        {"cell_type": "code", "source": "plt.plot(x, y)\n\nplt.ylabel(\"y\")\nplt.show()"},
+    ], 1, len("plt.plot(x, y)\n")),
     ("class-method-block", [{"cell_type": "code", "source": "class Stack:\n    def __init__(self):\n        self.items = []\n\n    def push(self, item):\n        "}], 0, None),
 ]
 

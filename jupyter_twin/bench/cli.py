@@ -113,14 +113,16 @@ def _plot_latencies(latencies: dict[str, list[float]], path: Path) -> None:
 
 @bench.command("humaneval")
 @click.option("--tasks", "tasks_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=DEFAULT_BENCH / "humaneval-single-line.jsonl.gz", show_default=True)
+@click.option("--every", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Every K-th task: a sample spread over all 164 problems.")
 @_common
-def bench_humaneval(tasks_path: Path, backend: str | None, model: str | None, host: str | None, limit: int | None,
+def bench_humaneval(tasks_path: Path, every: int, backend: str | None, model: str | None, host: str | None, limit: int | None,
                     json_out: Path | None, plot_out: Path | None) -> None:
     """HumanEval single-line infilling: first-line exact match and pass@1, bare model vs ours."""
     from . import humaneval
 
     twin = _twin(backend, model, host)
-    tasks = humaneval.load(tasks_path, limit)
+    tasks = humaneval.load(tasks_path, limit, every)
     results = humaneval.run(twin, tasks, progress=_progress)
     rows = humaneval.summary(results)
     click.echo(humaneval.format_table(rows))

@@ -19,10 +19,13 @@ from ..twin import Twin
 from .scoring import median
 
 
-def load(path: Path, limit: int | None = None) -> list[dict[str, Any]]:
+def load(path: Path, limit: int | None = None, every: int = 1) -> list[dict[str, Any]]:
+    """The tasks, every `every`-th one (the file holds each problem's lines together, so
+    the first N tasks cover few problems; a stride spreads a sample over all of them),
+    then the first `limit` of those."""
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rt") as f:  # type: ignore[operator]
-        tasks = [json.loads(line) for line in f if line.strip()]
+        tasks = [json.loads(line) for line in f if line.strip()][:: max(1, every)]
     return tasks[:limit] if limit else tasks
 
 

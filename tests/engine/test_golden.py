@@ -17,7 +17,7 @@ EXPECTED = {
     "line-rest-call": "xs))",
     "line-rest-overlap": "xs)",  # the ")" after the cursor closes print(
     "half-word": "al)  # Output: 6",  # healed: the model wrote "total", "tot" was typed
-    "line-after-colon-with-body": "print(i)",  # the line's indentation is already typed
+    "line-after-colon-with-body": "",  # the model wrote "print(i)", the line right below
     "uses-other-cell": "housing['rooms']",
     "empty-line-in-function": "return math.pi * r ** 2",
     "empty-line-between-lines": "",  # the model began a new cell: nothing to suggest

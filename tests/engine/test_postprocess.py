@@ -104,3 +104,16 @@ def test_repeat_of_the_last_piece_before_the_cursor_dropped():
     # a completion that merely starts like the piece is kept
     assert clean_completion("(x)", "y = np.sum", "") == "(x)"
     assert clean_completion("ab", "x = ab", "") == "ab"
+
+
+def test_whole_line_that_the_cell_has_below_is_not_suggested():
+    prefix, suffix = "plt.plot(x, y)\n", "\nsave_fig('plot')\nplt.show()"
+    assert clean_completion("plt.show()\n", prefix, suffix) == ""
+    assert clean_completion("plt.grid()\n", prefix, suffix) == "plt.grid()"
+    # indented, inside a loop: compared without the indentation
+    assert clean_completion("    print(i)\n", "for i in range(3):\n    ", "\n    print(i)") == ""
+
+
+def test_rest_of_a_line_may_repeat_text_below():
+    # mid-line the suggestion completes the line being typed; it is not a whole line
+    assert clean_completion("show()", "plt.", "\nplt.show()") == "show()"

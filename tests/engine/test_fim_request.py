@@ -73,3 +73,18 @@ def test_preview_shows_the_suffix_that_is_sent():
     backend = Recording("")
     preview = Twin(backend).preview_complete(cells(source), 1, len("plt.plot(x, y)\n"))
     assert preview.prompt.endswith("<|fim_suffix|>plt.show()<|fim_middle|>")
+
+
+def test_preview_shows_the_healed_prefix_and_the_stops_that_are_sent():
+    backend = Recording("plot(x, y)")
+    twin = Twin(backend)
+    source = "plt.pl"
+    preview = twin.preview_complete(cells(source), 1, len(source))
+    assert twin.complete(cells(source), 1, len(source)) == "ot(x, y)"
+    sent = backend.requests[-1]
+    # the half-typed word is asked for from its start, in the preview as in the request
+    assert sent.prefix.endswith("plt.") and preview.prompt.endswith("plt.<|fim_suffix|><|fim_middle|>")
+    # mid-line the first line end finishes the suggestion; on an empty line it does not
+    assert "\n" in preview.request["stop"] and "\n" in sent.stop_all
+    empty = twin.preview_complete(cells("plt.plot(x, y)\n\nplt.show()"), 1, len("plt.plot(x, y)\n"))
+    assert "\n" not in empty.request["stop"]

@@ -106,12 +106,21 @@ def test_repeat_of_the_last_piece_before_the_cursor_dropped():
     assert clean_completion("ab", "x = ab", "") == "ab"
 
 
-def test_whole_line_that_the_cell_has_below_is_not_suggested():
-    prefix, suffix = "plt.plot(x, y)\n", "\nsave_fig('plot')\nplt.show()"
+def test_the_cells_last_line_again_is_not_suggested():
+    prefix, suffix = "plt.plot(x, y)\n", "\nsave_fig('plot')\nplt.show()\n"
     assert clean_completion("plt.show()\n", prefix, suffix) == ""
     assert clean_completion("plt.grid()\n", prefix, suffix) == "plt.grid()"
-    # indented, inside a loop: compared without the indentation
+    # indented, inside a loop: the whole line with its indentation is compared
     assert clean_completion("    print(i)\n", "for i in range(3):\n    ", "\n    print(i)") == ""
+
+
+def test_a_line_repeated_elsewhere_below_is_kept():
+    # HumanEval/59: `return False` at this depth; the cell has it again deeper, and ends otherwise
+    prefix = "def f(k):\n    if k < 2:\n"
+    suffix = "    for i in range(2, k):\n        if k % i == 0:\n            return False\n    return True\n"
+    assert clean_completion("        return False\n", prefix, suffix) == "        return False"
+    # the same text as the last line but at another indentation is another line
+    assert clean_completion("        return True\n", prefix, suffix) == "        return True"
 
 
 def test_rest_of_a_line_may_repeat_text_below():

@@ -44,7 +44,8 @@ def test_fim_with_suffix_uses_prompt_and_suffix(twin, server):
     text = twin.complete(CELLS, 1, len("def add(a, b):\n    "))
     assert "return a + b" in text
     body = _generate_bodies(server)[-1]
-    assert body["suffix"].startswith("\n\nprint(add(1, 2))")
+    # the cursor is on an empty line: the suffix starts at the next line (blank here)
+    assert body["suffix"].startswith("\nprint(add(1, 2))")
     assert not body.get("raw")
     assert body["prompt"].endswith("def add(a, b):\n    ")
     assert body["prompt"].startswith("# %%\nimport numpy")  # stable context first
@@ -69,7 +70,7 @@ def test_model_without_insert_gets_raw_fim(server):
     assert "return a + b" in text
     body = _generate_bodies(server)[-1]
     assert body["raw"] is True and "suffix" not in body
-    assert "<|fim_suffix|>\n\nprint(add(1, 2))<|fim_middle|>" in body["prompt"]
+    assert "def add(a, b):\n    <|fim_suffix|>\nprint(add(1, 2))<|fim_middle|>" in body["prompt"]
 
 
 def test_one_num_ctx_for_completion_and_chat(twin, server):

@@ -29,3 +29,22 @@ class ContextError(TwinError):
 
 class SettingsError(TwinError, ValueError):
     """A setting has a value that cannot work (unknown backend, not a number, ...)."""
+
+
+class CellTooLarge(ContextError):
+    """A chat task's cell cannot fit the model's context; it is refused, never cut."""
+
+    def __init__(self, message: str, *, chars: int, tokens: int, limit: int) -> None:
+        super().__init__(message)
+        self.chars = chars
+        self.tokens = tokens
+        self.limit = limit
+
+
+class ServerBusy(TwinError):
+    """The server extension has as much work as it takes; the request was not started."""
+
+    def __init__(self, message: str, *, status: int = 503, retry_after: int = 2) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after

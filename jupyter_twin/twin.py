@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import threading
 import time
@@ -11,13 +12,26 @@ from typing import Any, Mapping, Sequence
 from .backends import Backend, ChatRequest, FimRequest, make_backend
 from .cells import Cell, check_position, error_text, to_cells
 from .context import Context, ContextOptions, build_context, estimate_tokens
-from .errors import ContextError, TwinError
+from .errors import CellTooLarge, ContextError, TwinError
 from .postprocess import clean_completion, completion_mode, current_line, is_finished, partial_word, unheal
 from .settings import BACKENDS, Settings
 from .stream import TaskStream, TextListStream
 from .tasks import TASKS, build_messages, finish, task_by_name
 
 CellsLike = Sequence[Mapping[str, Any] | Cell]
+#: tokens a chat template adds around each message (role markers, separators), roughly
+_MESSAGE_OVERHEAD = 8
+
+
+def _clip_tail(text: str, max_chars: int, count: Any, max_tokens: int) -> str:
+    """The end of `text` within `max_chars` and `max_tokens`, cut at a line start."""
+    if len(text) > max_chars:
+        text = text[-max_chars:]
+        nl = text.find("\n")
+        text = "...\n" + (text[nl + 1:] if 0 <= nl < len(text) - 1 else text)
+    while count(text) > max_tokens and len(text) > 64:
+        text = "...\n" + text[len(text) // 5:]
+    return text
 Facts = Sequence[Mapping[str, Any]] | None
 
 
@@ -216,33 +230,80 @@ class Twin:
 
     # --- chat tasks -----------------------------------------------------
     def _chat_request(self, task_name: str, cells: CellsLike, index: int, kernel_facts: Facts, **kw: Any):
+        """The chat request for a task on the WHOLE cell, or CellTooLarge.
+
+        A chat task's answer replaces the cell (refactor, fix, doc) or speaks for all of it
+        (explain, ask), so the model must see all of it: a cell that cannot fit the model's
+        context is refused, never cut. The other cells fill what room is left."""
         task = task_by_name(task_name)
         cell_list = to_cells(cells)
         check_position(cell_list, index, None)
         cell = cell_list[index]
-        ctx = build_context(
-            cell_list, index, len(cell.source), kernel_facts=kernel_facts, options=self._options(), count=self._count()
-        )
+        count = self._count()
+        # the prompt may use the model's window less the room kept for the answer
+        budget = max(0, self.settings.num_ctx - self.settings.max_tokens_chat)
         error = kw.get("error")
         if task.name == "fix" and not error:
             error = error_text(cell)
+        if error:
+            # the error is the model's evidence, not the user's work: its tail (where the
+            # exception is) is kept within a quarter of the budget
+            error = _clip_tail(error, max(200, budget // 4) * 3, count, max(64, budget // 4))
+
+        def messages_for(stable: str, facts: str) -> list[dict[str, str]]:
+            try:
+                return build_messages(
+                    task,
+                    stable=stable,
+                    facts=facts,
+                    cell_source=cell.source,
+                    cell_label=f"cell {index}",
+                    instruction=kw.get("instruction"),
+                    error=error,
+                    question=kw.get("question"),
+                    history=kw.get("history"),
+                )
+            except ValueError as exc:  # a malformed chat history
+                raise ContextError(str(exc)) from None
+
+        def size(messages: list[dict[str, str]]) -> int:
+            # a chat template adds a few tokens per message (role markers, separators)
+            return sum(count(m["content"]) + _MESSAGE_OVERHEAD for m in messages)
+
+        bare = messages_for("", "")
+        needed = size(bare)
+        if needed > budget:
+            cell_tokens = count(cell.source)
+            room = budget - (needed - cell_tokens)
+            if room <= 0:  # the question, error or chat history alone fill the context
+                raise ContextError(
+                    f"the request for {task.name} is too long: its question, error and chat history "
+                    f"take about {needed - cell_tokens:,} tokens, and the model's context has room for "
+                    f"{budget:,} (num_ctx {self.settings.num_ctx:,}, less "
+                    f"{self.settings.max_tokens_chat:,} for the answer); nothing was sent"
+                )
+            raise CellTooLarge(
+                f"cell {index} is too long for {task.name}: {len(cell.source):,} characters "
+                f"(about {cell_tokens:,} tokens), and the model's context has room for "
+                f"{max(0, room):,} tokens for the cell (num_ctx {self.settings.num_ctx:,}, less "
+                f"{self.settings.max_tokens_chat:,} for the answer and {needed - cell_tokens:,} for "
+                f"the instructions); nothing was sent: split the cell or raise num_ctx",
+                chars=len(cell.source), tokens=cell_tokens, limit=max(0, room),
+            )
+        # what is left goes to the other cells; the chat layout fences each context cell,
+        # so a little of it is kept back for that
+        room = min(self.settings.context_tokens, int((budget - needed) * 0.85))
+        options = ContextOptions(budget_tokens=max(0, room), strategy=self.strategy if room >= 32 else "cell")
+        ctx = build_context(cell_list, index, len(cell.source), kernel_facts=kernel_facts, options=options, count=count)
+        # the context's own view of the cell is clipped for completion; a chat sends it whole
+        ctx = dataclasses.replace(ctx, prefix=cell.source, suffix="")
         stable = ctx.stable.removesuffix("# %%\n").rstrip()
         if ctx.facts:
             stable = stable.replace(ctx.facts, "").rstrip()
-        try:
-            messages = build_messages(
-                task,
-                stable=stable,
-                facts=ctx.facts,
-                cell_source=ctx.prefix + ctx.suffix,
-                cell_label=f"cell {index}",
-                instruction=kw.get("instruction"),
-                error=error,
-                question=kw.get("question"),
-                history=kw.get("history"),
-            )
-        except ValueError as exc:  # a malformed chat history
-            raise ContextError(str(exc)) from None
+        messages = messages_for(stable, ctx.facts)
+        if size(messages) > budget:  # the context's layout came out bigger than counted
+            messages = bare
+            ctx = dataclasses.replace(ctx, stable="", facts="", sources=[])
         request = ChatRequest(messages=messages, max_tokens=self.settings.max_tokens_chat, temperature=self.settings.temperature)
         return task, ctx, request
 
@@ -251,7 +312,7 @@ class Twin:
         spec, ctx, request = self._chat_request(task, cells, index, kernel_facts, **kw)
         if spec.name == "ask" and not (kw.get("question") or "").strip():
             raise TwinError("ask needs a question")
-        cell_source = ctx.prefix + ctx.suffix
+        cell_source = ctx.cell_text  # the whole cell (see _chat_request)
         return TaskStream(
             self.backend.chat(request),
             lambda raw: finish(spec, raw, cell_source),
@@ -328,12 +389,11 @@ class Twin:
 
     def backend_stats(self) -> dict[str, int] | None:
         """What the model really did (generations started, cancelled, tokens), where the
-        backend counts it (the embedded model); None otherwise. Never loads a model."""
+        backend counts it (the embedded model's process); None otherwise. Never starts or
+        loads a model."""
         backend = self._backend
-        if backend is None or getattr(backend, "_loaded", None) is None:
-            return None
-        stats = getattr(backend, "stats", None)
-        return stats.snapshot() if stats is not None else None
+        stats = getattr(backend, "generation_stats", None) if backend is not None else None
+        return stats() if callable(stats) else None
 
     def close(self) -> None:
         if self._backend is not None:

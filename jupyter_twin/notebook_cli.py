@@ -152,6 +152,12 @@ class NotebookFile:
             raise NotebookFileError(f'{p}: not a notebook (no "cells" list)')
         if not all(isinstance(c, dict) for c in self.data["cells"]):
             raise NotebookFileError(f"{p}: not a notebook (a cell is not a JSON object)")
+        for i, c in enumerate(self.data["cells"]):
+            outputs = c.get("outputs", [])
+            if not isinstance(outputs, list) or not all(isinstance(o, dict) for o in outputs):
+                raise NotebookFileError(
+                    f"{p}: not a valid notebook (cell {i} has an output that is not a JSON object)"
+                )
         self.layout = _scan_layout(self.text)
         assert len(self.layout.spans) == len(self.data["cells"])
 
@@ -235,19 +241,34 @@ class NotebookFile:
             raise NotebookFileError(f"{self.path}: internal error while inserting the cell; nothing was written")
         return new_text
 
-    def write_atomic(self, text: str) -> None:
-        """Replace the file with ``text`` atomically, unless it changed since it was read."""
+    def _check_unchanged(self) -> os.stat_result:
+        """The file's stat now, or NotebookFileError if it is not what was read."""
         p = self.path
         try:
             now = p.stat()
+            same = (now.st_mtime_ns, now.st_size) == (self._stat.st_mtime_ns, self._stat.st_size) and (
+                p.read_bytes() == self.raw
+            )
         except FileNotFoundError:
             raise NotebookFileError(f"{p}: was removed while the model was running; nothing was written") from None
-        if (now.st_mtime_ns, now.st_size) != (self._stat.st_mtime_ns, self._stat.st_size) or (
-            p.read_bytes() != self.raw
-        ):
+        if not same:
             raise NotebookFileError(
                 f"{p}: changed on disk while the model was running; nothing was written"
             )
+        return now
+
+    def _before_replace(self, tmp: str) -> None:
+        """Called once the temporary file is written and fsynced, right before the last
+        check; a hook for tests (a save that lands in this window)."""
+
+    def write_atomic(self, text: str) -> None:
+        """Replace the file with ``text`` atomically, unless it changed since it was read.
+
+        The check runs twice: before spending time on the temporary file, and again right
+        before ``os.replace``, after the temporary file is written and fsynced, so that a
+        save made meanwhile (JupyterLab's autosave) is not overwritten."""
+        p = self.path
+        now = self._check_unchanged()
         data = (b"\xef\xbb\xbf" if self.bom else b"") + text.encode("utf-8")
         target = p.resolve()
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".twin-tmp")
@@ -257,6 +278,14 @@ class NotebookFile:
                 fh.flush()
                 os.fsync(fh.fileno())
             os.chmod(tmp, stat.S_IMODE(now.st_mode))
+            try:
+                # keep the owner and group (root editing a user's notebook, a shared group
+                # folder); a process that may not chown keeps its own, as any editor does
+                os.chown(tmp, now.st_uid, now.st_gid)
+            except (OSError, AttributeError):
+                pass
+            self._before_replace(tmp)
+            self._check_unchanged()
             os.replace(tmp, target)
         except BaseException:
             try:

@@ -53,12 +53,18 @@ def strip_magic_line(raw_cell: str) -> str:
 
 def error_text(cell: dict) -> str | None:
     """The traceback text of a code cell's first error output, ANSI colours removed."""
-    for output in cell.get("outputs") or ():
-        if output.get("output_type") == "error":
-            lines = output.get("traceback") or []
-            if not lines:
-                lines = [f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"]
-            return strip_ansi("\n".join(lines))
+    outputs = cell.get("outputs") if isinstance(cell, dict) else None
+    if not isinstance(outputs, list):
+        return None  # a hand-edited or broken notebook: no error output to read
+    for output in outputs:
+        # an output that is not an object (hand edited, another tool's bug) has no error
+        # to read; skipping it beats a traceback in the middle of a magic or the CLI
+        if not isinstance(output, dict) or output.get("output_type") != "error":
+            continue
+        lines = output.get("traceback")
+        if not isinstance(lines, list) or not lines:
+            lines = [f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"]
+        return strip_ansi("\n".join(str(line) for line in lines))
     return None
 
 

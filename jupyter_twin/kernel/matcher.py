@@ -45,18 +45,41 @@ def _cells_for(magics: Any, full_text: str) -> tuple[list[dict], int]:
     return ctx.cells, ctx.index
 
 
+#: the Tab worker still running, if any (its stream is being built or stopping)
+_worker: threading.Thread | None = None
+_worker_lock = threading.Lock()
+
+
 def model_completion(magics: Any, full_text: str, offset: int, timeout: float) -> str | None:
-    """The model's completion at ``offset`` of ``full_text`` within ``timeout`` seconds."""
+    """The model's completion at ``offset`` of ``full_text`` within ``timeout`` seconds.
+
+    On a time-out the generation is stopped even when the stream did not exist yet (the
+    engine was still building the context or loading the model): the worker sees the
+    time-out as soon as it has the stream and cancels it before reading. While an
+    earlier Tab's worker is still on its way out, Tab adds no second one, so repeated
+    time-outs never pile up threads or generations."""
+    global _worker
+    with _worker_lock:
+        if _worker is not None and _worker.is_alive():
+            magics.tab_timeouts = getattr(magics, "tab_timeouts", 0) + 1
+            return None
     cells, index = _cells_for(magics, full_text)
     facts = collect_facts(full_text, magics.shell.user_ns) if magics.kernel_facts else None
     box: dict[str, Any] = {}
+    lock = threading.Lock()
     done = threading.Event()
     started = time.monotonic()
 
     def work() -> None:
         try:
             stream = magics.twin().stream_complete(cells, index, offset, kernel_facts=facts or None)
-            box["stream"] = stream
+            with lock:
+                box["stream"] = stream
+                expired = box.get("expired", False)
+            if expired:  # Tab gave up while the stream was being made: stop it unread
+                stream.cancel()
+                stream.result()  # drains what the backend had already sent, ends it
+                return
             box["text"] = stream.result()
         except BaseException as exc:  # reported as "no completion"
             box["error"] = exc
@@ -64,9 +87,13 @@ def model_completion(magics: Any, full_text: str, offset: int, timeout: float) -
             done.set()
 
     thread = threading.Thread(target=work, name="jupyter_twin-tab", daemon=True)
+    with _worker_lock:
+        _worker = thread
     thread.start()
     if not done.wait(timeout):
-        stream = box.get("stream")
+        with lock:
+            box["expired"] = True
+            stream = box.get("stream")
         if stream is not None:
             stream.cancel()
         magics.tab_timeouts = getattr(magics, "tab_timeouts", 0) + 1

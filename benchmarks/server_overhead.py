@@ -119,7 +119,7 @@ def main() -> int:
     }
     print(f"model: {settings['model_path']}")
     twin = Twin(settings=Settings.from_env(**settings))
-    twin.backend.loaded  # load now, not in the first timed request  # noqa: B018
+    twin.backend.info()  # start the model process now, not in the first timed request
     work = requests(args.n + args.warmup)
     rows = []
     with JupyterServer(settings) as server, httpx.Client(timeout=300) as client:

@@ -41,7 +41,13 @@ def doctor(backend: str | None, model: str | None, host: str | None, as_json: bo
         report["error"] = no_backend_message(choice)
     else:
         twin = Twin(settings=settings, model=model, host=host)
-        report["status"] = twin.status()
+        if choice.backend == "embedded":
+            report["smoke_test"] = _smoke(settings, model)
+        if report.get("smoke_test", {}).get("ok", True):
+            report["status"] = twin.status()
+        else:
+            report["status"] = {"reachable": False, "error": report["smoke_test"]["message"],
+                                "backend": "embedded", "model": model, "family": None}
     if as_json:
         click.echo(json.dumps(report, indent=2, default=str))
     else:
@@ -51,11 +57,35 @@ def doctor(backend: str | None, model: str | None, host: str | None, as_json: bo
         if choice.backend is None:
             click.echo(report["error"])
         else:
+            smoke = report.get("smoke_test")
+            if smoke:
+                click.echo(f"  - llama.cpp smoke test: {'ok, ' if smoke['ok'] else 'FAILED: '}{smoke['message']}")
+                if smoke["system_info"]:
+                    click.echo(f"  - llama.cpp: {smoke['system_info']}")
+                if smoke["fix"]:
+                    click.echo("rebuild llama-cpp-python for any CPU with:")
+                    click.echo(f"  {smoke['fix']}")
             st = report["status"]
             dot = "reachable" if st["reachable"] else f"NOT reachable: {st['error']}"
             click.echo(f"backend: {st['backend']}  model: {st['model']}  family: {st['family']}  {dot}")
     if choice.backend is None or not report.get("status", {}).get("reachable"):
         sys.exit(1)
+
+
+def _smoke(settings: Settings, model: str | None) -> dict[str, Any]:
+    """One token from the embedded model in a child process: a crash there is reported
+    with its signal and the rebuild command, and never reaches this process."""
+    import dataclasses
+
+    from .backends.embedded import default_threads
+    from .modelfiles import find_local_model
+    from .modelproc.smoke import smoke_test
+
+    looks_like_file = bool(model) and str(model).endswith(".gguf")
+    path, origin = find_local_model(model if looks_like_file else settings.model_path)
+    if path is None:
+        return {"ok": False, "message": origin, "system_info": "", "fix": None}
+    return dataclasses.asdict(smoke_test(path, settings.threads or default_threads()))
 
 
 def _register_optional() -> None:

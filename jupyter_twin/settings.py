@@ -53,6 +53,8 @@ class Settings:
     first_token_timeout: float = 60.0
     temperature: float = 0.0
     threads: int | None = None
+    # the embedded backend's model process exits after this long without a request
+    model_idle_timeout: float = 900.0
     extra: dict[str, Any] = field(default_factory=dict)
 
     ENV = {
@@ -70,6 +72,7 @@ class Settings:
         "request_timeout": "JUPYTER_TWIN_REQUEST_TIMEOUT",
         "temperature": "JUPYTER_TWIN_TEMPERATURE",
         "threads": "JUPYTER_TWIN_THREADS",
+        "model_idle_timeout": "JUPYTER_TWIN_MODEL_IDLE_TIMEOUT",
     }
 
     @classmethod

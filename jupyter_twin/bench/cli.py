@@ -143,3 +143,17 @@ def bench_humaneval(tasks_path: Path, every: int, backend: str | None, model: st
         fig.tight_layout()
         fig.savefig(plot_out, dpi=120)
         plt.close(fig)
+
+
+@bench.command("prefill")
+@click.option("--size", "sizes", multiple=True, type=int, default=(500, 1000), show_default=True,
+              help="Approximate prompt size in tokens (repeatable).")
+@click.option("--repeats", type=int, default=3, show_default=True)
+@click.option("--model", "-m", default=None, help="GGUF path (default: the demo model).")
+def bench_prefill(sizes: tuple[int, ...], repeats: int, model: str | None) -> None:
+    """Prompt evaluation through Twin.complete against bare Llama.eval (embedded backend)."""
+    from . import prefill
+
+    twin = Twin(backend="embedded", model=model, context_tokens=4 * max(sizes), num_ctx=max(4096, 3 * max(sizes)))
+    result = prefill.run(twin, list(sizes), repeats)
+    click.echo(prefill.table(result))

@@ -392,12 +392,10 @@ class TwinService:
     def backend_stats(self) -> dict[str, Any] | None:
         """The backend's own generation counters, if it keeps them (embedded model)."""
         twin = self._twin
-        backend = getattr(twin, "_backend", None) if twin is not None else None
-        if backend is None or getattr(backend, "_loaded", True) is None:
-            return None  # not created or model not loaded yet: do not load it for this
-        snapshot = getattr(getattr(backend, "stats", None), "snapshot", None)
+        if twin is None:
+            return None  # not created yet: do not create it for this
         try:
-            return dict(snapshot()) if callable(snapshot) else None
+            return twin.backend_stats()
         except Exception:  # noqa: BLE001
             return None
 

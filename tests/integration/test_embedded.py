@@ -25,7 +25,7 @@ def test_family_detected_from_the_models_vocabulary(embedded_twin):
 
 
 def test_qwen_fim_prompt_tokenizes_to_its_special_tokens(embedded_twin):
-    loaded = embedded_twin.backend.loaded
+    loaded = embedded_twin.backend  # tokenizes in the model process
     prompt = QWEN.render_fim("x = 1\n", "\nprint(x)")
     ids = loaded.tokenize(prompt)
     specials = {t: loaded.tokenize(t) for t in ("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>")}
@@ -116,9 +116,9 @@ def test_invalid_utf8_and_huge_cells(embedded_twin):
 
 
 def test_model_kept_and_reused():
-    from jupyter_twin.backends.embedded import _LOADED
+    from jupyter_twin.modelproc.client import _PROCESSES
 
     a = Twin(backend="embedded")
     b = Twin(backend="embedded")
-    assert a.backend.loaded is b.backend.loaded
-    assert len(_LOADED) >= 1
+    assert a.backend.process is b.backend.process  # one model process, one copy of the model
+    assert len(_PROCESSES) >= 1

@@ -43,7 +43,7 @@ async def wait_backend_idle(service: Any, timeout: float = 20.0) -> dict[str, in
 
 async def loaded(service: Any) -> None:
     # the model loads in a background thread at server start (TwinApp.preload)
-    await service.call(lambda: service.twin().backend.loaded, timeout=120)
+    await service.call(lambda: service.twin().backend.info(), timeout=120)
 
 
 @pytest.mark.parametrize("method,endpoint", ENDPOINTS)

@@ -1,0 +1,69 @@
+"""The supervisor: `python -m jupyter_twin.modelproc --model FILE ...`.
+
+It starts the worker as its child, waits for it and writes how it ended to the `.exit`
+file (exit code, or the signal that killed it), then exits too. It never restarts the
+worker itself: the next request of a front door does, so a worker that crashes at start-up
+is not restarted in a loop. It holds no model and runs no native code, so it cannot be
+taken down by what kills the worker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .runtime import read_json, write_private_json
+
+
+def describe(returncode: int) -> str:
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = "unknown"
+        return f"signal {-returncode} ({name})"
+    return f"exit code {returncode}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("--model", required=True)
+    p.add_argument("--n-ctx", type=int, default=4096)
+    p.add_argument("--threads", type=int, required=True)
+    p.add_argument("--idle", type=float, default=900.0)
+    p.add_argument("--runtime-file", required=True)
+    p.add_argument("--exit-file", required=True)
+    args = p.parse_args(argv)
+    cmd = [sys.executable, "-m", "jupyter_twin.modelproc.worker", "--model", args.model,
+           "--n-ctx", str(args.n_ctx), "--threads", str(args.threads), "--idle", str(args.idle),
+           "--runtime-file", args.runtime_file]
+    started = time.time()
+    child = subprocess.Popen(cmd)
+
+    def forward(signum: int, frame: object) -> None:
+        child.send_signal(signum)
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, forward)
+    rc = child.wait()
+    runtime = Path(args.runtime_file)
+    ready = (read_json(runtime) or {}).get("pid") == child.pid
+    if ready:
+        try:
+            runtime.unlink()
+        except OSError:
+            pass
+    write_private_json(Path(args.exit_file), {
+        "pid": child.pid, "returncode": rc, "reason": describe(rc),
+        "at_startup": not ready, "started": started, "ended": time.time(),
+    })
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

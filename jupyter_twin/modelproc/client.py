@@ -1,0 +1,322 @@
+"""Front doors' side of the model process: find it or start it, stream from it, and turn a
+crash or a hang into a one-line error within 2 seconds.
+
+One process serves every front door of a user for one model file (the server extension,
+the magics in every kernel, the CLI): it is found through its runtime file, or started
+under a file lock so that two kernels starting at once make one process, not two.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import httpx
+
+from ..errors import BackendError, BackendTimeout, BackendUnavailable
+from ..stream import BackendStream
+from .runtime import paths, process_key, read_json
+
+# keep-alives come every 0.25 s; this much silence means the worker is stopped or hung
+SILENCE_S = 1.0
+PING_S = 0.5
+START_TIMEOUT_S = 180.0
+# a worker that died while starting is not started again for this long (no crash loop)
+STARTUP_CRASH_HOLD_S = 60.0
+REBUILD_HINT = "run `jupyter-twin doctor` for the cause and the command that rebuilds llama-cpp-python"
+
+
+class ModelProcessError(BackendError):
+    """The model process crashed, hung or could not start."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    pid: int
+    port: int
+    token: str
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _state(pid: int) -> str:
+    """The process state letter from /proc (T: stopped by a signal, Z: dead), '' if unknown."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    return stat.rpartition(")")[2].split()[0] if ")" in stat else ""
+
+
+class ModelProcess:
+    """The model process for one model file, context size and thread count."""
+
+    def __init__(self, model: Path, n_ctx: int, threads: int, idle: float = 900.0) -> None:
+        self.model = model
+        self.n_ctx = n_ctx
+        self.threads = threads
+        self.idle = idle
+        self.key = process_key(model, n_ctx, threads)
+        self._lock = threading.Lock()
+        self._endpoint: Endpoint | None = None
+        self._hello: set[int] = set()
+        self._client: httpx.Client | None = None
+        self._startup_crash: tuple[float, str] | None = None
+        self.starts = 0  # workers started by this object (tests and /status read it)
+
+    # --- finding and starting -------------------------------------------------
+    @property
+    def files(self) -> dict[str, Path]:
+        return paths(self.key)
+
+    def _from_file(self) -> Endpoint | None:
+        data = read_json(self.files["json"])
+        if not data:
+            return None
+        try:
+            ep = Endpoint(int(data["pid"]), int(data["port"]), str(data["token"]))
+        except (KeyError, TypeError, ValueError):
+            return None
+        return ep if _alive(ep.pid) and _state(ep.pid) not in ("Z", "T") else None
+
+    def _answers(self, ep: Endpoint, timeout: float = 2.0) -> bool:
+        try:
+            r = httpx.get(ep.url + "/health", headers=ep.headers, timeout=timeout)
+        except httpx.HTTPError:
+            return False
+        return r.status_code == 200
+
+    def endpoint(self) -> Endpoint:
+        """The running process, started first if none runs (blocks while it loads)."""
+        with self._lock:
+            ep = self._endpoint
+            if ep is not None and _alive(ep.pid) and _state(ep.pid) not in ("Z", "T"):
+                return ep
+            self._endpoint = None
+            ep = self._from_file()
+            if ep is None or not self._answers(ep):
+                ep = self._start()
+            self._endpoint = ep
+        if ep.pid not in self._hello:
+            self._hello.add(ep.pid)
+            self._post(ep, "/hello", {"pid": os.getpid()}, timeout=5.0)
+        return ep
+
+    @property
+    def running(self) -> bool:
+        """True if a process is up (never starts one)."""
+        ep = self._endpoint or self._from_file()
+        return ep is not None and _alive(ep.pid)
+
+    def _start(self) -> Endpoint:
+        if self._startup_crash and time.monotonic() - self._startup_crash[0] < STARTUP_CRASH_HOLD_S:
+            raise ModelProcessError(self._startup_crash[1])
+        f = self.files
+        fd = os.open(f["lock"], os.O_RDWR | os.O_CREAT, 0o600)
+        with os.fdopen(fd, "r+") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # one starter at a time, across processes
+            try:
+                ep = self._from_file()  # someone else may have started it meanwhile
+                if ep is not None and self._answers(ep):
+                    return ep
+                for name in ("exit", "json"):
+                    try:
+                        f[name].unlink()
+                    except FileNotFoundError:
+                        pass
+                return self._spawn()
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _spawn(self) -> Endpoint:
+        f = self.files
+        cmd = [sys.executable, "-m", "jupyter_twin.modelproc", "--model", str(self.model),
+               "--n-ctx", str(self.n_ctx), "--threads", str(self.threads), "--idle", str(self.idle),
+               "--runtime-file", str(f["json"]), "--exit-file", str(f["exit"])]
+        env = dict(os.environ)
+        # the worker must not inherit a kernel's or server's stdout pipes or their group:
+        # it outlives the front door that started it and is shared by the others
+        with open(f["log"], "ab") as log:
+            os.chmod(f["log"], 0o600)
+            sup = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                   start_new_session=True, close_fds=True, env=env)
+        self.starts += 1
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            ep = self._from_file()
+            if ep is not None:
+                threading.Thread(target=sup.wait, daemon=True).start()  # reap, no zombie
+                return ep
+            ended = read_json(f["exit"])
+            if ended is not None or sup.poll() is not None:
+                ended = ended or self._wait_exit(1.0) or {"reason": f"exit code {sup.poll()}"}
+                msg = (f"The model process stopped while loading {self.model.name} "
+                       f"({ended.get('reason')}); {REBUILD_HINT}")
+                self._startup_crash = (time.monotonic(), msg)
+                raise ModelProcessError(msg)
+            time.sleep(0.05)
+        sup.kill()
+        raise BackendTimeout(f"The model process did not start within {START_TIMEOUT_S:.0f} s")
+
+    def _wait_exit(self, wait: float) -> dict[str, Any] | None:
+        end = time.monotonic() + wait
+        while True:
+            data = read_json(self.files["exit"])
+            if data is not None or time.monotonic() >= end:
+                return data
+            time.sleep(0.02)
+
+    # --- requests ---------------------------------------------------------------
+    def http(self) -> httpx.Client:
+        if self._client is None:
+            self._client = httpx.Client(timeout=httpx.Timeout(10.0, connect=2.0))
+        return self._client
+
+    def _post(self, ep: Endpoint, path: str, body: dict[str, Any], timeout: float = 10.0) -> Any:
+        try:
+            r = self.http().post(ep.url + path, json=body, headers=ep.headers, timeout=timeout)
+        except httpx.HTTPError as exc:
+            raise self.failure(ep, exc) from None
+        if r.status_code != 200:
+            raise ModelProcessError(f"The model process answered {path} with HTTP {r.status_code}")
+        return r.json()
+
+    def get(self, path: str) -> Any:
+        ep = self.endpoint()
+        try:
+            r = self.http().get(ep.url + path, headers=ep.headers)
+        except httpx.HTTPError as exc:
+            raise self.failure(ep, exc) from None
+        if r.status_code != 200:
+            raise ModelProcessError(f"The model process answered {path} with HTTP {r.status_code}")
+        return r.json()
+
+    def post(self, path: str, body: dict[str, Any]) -> Any:
+        return self._post(self.endpoint(), path, body)
+
+    def stats(self) -> dict[str, Any] | None:
+        """The worker's generation counters, or None if no worker runs (never starts one)."""
+        ep = self._endpoint or self._from_file()
+        if ep is None:
+            return None
+        try:
+            r = self.http().get(ep.url + "/stats", headers=ep.headers, timeout=2.0)
+            return r.json() if r.status_code == 200 else None
+        except (httpx.HTTPError, ValueError):
+            return None
+
+    # --- failures -----------------------------------------------------------------
+    def failure(self, ep: Endpoint, exc: BaseException | None = None) -> ModelProcessError:
+        """Why a request to `ep` failed: a crash (with its signal), or a hang (then the
+        worker is ended, so that the next request starts a fresh one)."""
+        with self._lock:
+            if self._endpoint == ep:
+                self._endpoint = None
+        if _alive(ep.pid) and _state(ep.pid) not in ("Z",):
+            if _state(ep.pid) == "T" or not self._answers(ep, PING_S):
+                how = "was stopped by a signal" if _state(ep.pid) == "T" else "stopped answering"
+                try:
+                    os.kill(ep.pid, 9)
+                except OSError:
+                    pass
+                return ModelProcessError(
+                    f"The model process {how} and was ended; the next request starts a new one")
+            return ModelProcessError(f"The model process closed the connection: {exc}")
+        ended = self._wait_exit(1.0)
+        reason = ended.get("reason") if ended and ended.get("pid") == ep.pid else "it is gone"
+        return ModelProcessError(f"The model process stopped ({reason}); the next request starts a new one")
+
+    def stop(self) -> None:
+        """End the worker (tests, `jupyter-twin model stop`)."""
+        ep = self._endpoint or self._from_file()
+        if ep is not None and _alive(ep.pid):
+            os.kill(ep.pid, 15)
+        self._endpoint = None
+
+
+_PROCESSES: dict[str, ModelProcess] = {}
+_PROCESSES_LOCK = threading.Lock()
+
+
+def model_process(model: Path, n_ctx: int, threads: int, idle: float = 900.0) -> ModelProcess:
+    """The one ModelProcess object of this Python process for these settings."""
+    key = process_key(model, n_ctx, threads)
+    with _PROCESSES_LOCK:
+        if key not in _PROCESSES:
+            _PROCESSES[key] = ModelProcess(model, n_ctx, threads, idle)
+        return _PROCESSES[key]
+
+
+class ProcessStream(BackendStream):
+    """One generation streamed from the worker; cancel closes the socket, which stops the
+    model within a token."""
+
+    def __init__(self, proc: ModelProcess, body: dict[str, Any], *, deadline: float | None) -> None:
+        super().__init__(deadline=deadline)
+        self._proc = proc
+        self._body = body
+        from ..backends.http import SocketGrip
+
+        self._grip = SocketGrip()
+        self.info: dict[str, Any] = {}
+
+    def _generate(self) -> Iterator[str]:
+        proc = self._proc
+        ep = proc.endpoint()
+        client = httpx.Client(timeout=httpx.Timeout(SILENCE_S, connect=2.0),
+                              event_hooks=self._grip.event_hooks())
+        try:
+            with client.stream("POST", ep.url + "/generate", json=self._body, headers=ep.headers) as r:
+                if r.status_code != 200:
+                    r.read()
+                    raise ModelProcessError(f"The model process answered HTTP {r.status_code}: {r.text[:200]}")
+                for line in r.iter_lines():
+                    if not line:
+                        continue
+                    event = json.loads(line)
+                    if "t" in event:
+                        yield event["t"]
+                    elif "k" in event:
+                        yield ""  # keep-alive: lets the caller check cancel and deadline
+                    elif "error" in event:
+                        raise BackendError(f"The embedded model failed: {event['error']}")
+                    elif "done" in event:
+                        self.info = event
+                        if event.get("finish_reason"):
+                            self.done_reason = event["finish_reason"]
+                        return
+            if not self.cancelled and not self.finished_early:
+                raise proc.failure(ep)
+        except (httpx.HTTPError, OSError, ValueError) as exc:
+            if self.cancelled or self.finished_early:
+                return
+            raise proc.failure(ep, exc) from None
+        finally:
+            client.close()
+
+    def _abort(self) -> None:
+        self._grip.shutdown()

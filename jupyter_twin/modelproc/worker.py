@@ -1,0 +1,415 @@
+"""The worker: one GGUF model behind a small loopback HTTP API, one model context per role.
+
+Why our own worker and not `python -m llama_cpp.server` (docs/model-process.md has the
+details): that server has one lock for all requests, so a completion waits behind a
+768-token chat answer, or (`interrupt_requests`, its default) cuts the answer off; its
+/extras/tokenize takes the same lock, so counting tokens for the next prompt waits behind
+or cuts a generation; it has no generation counters and no idle or last-user exit. Here
+each role ("complete", "chat") has its own llama.cpp context over the same mmapped weights
+(one copy in memory), so the roles never queue behind each other.
+
+Protocol (every request carries `Authorization: Bearer <token>` from the runtime file):
+  GET  /health              {"ok": true, "pid": ...}
+  GET  /info                model metadata, special tokens, llama.cpp system info
+  GET  /stats               generation counters per role
+  POST /hello  {"pid"}      a front door registers; the worker exits when all are gone
+  POST /tokenize {"text"}   token ids; POST /count {"texts"}: exact counts (no lock:
+                            the vocabulary is read-only, so a generation never waits)
+  POST /generate {"role", "kind", "kwargs", "stop_ids"}
+       NDJSON: {"t": text} per token, {"k": 1} keep-alive every 0.25 s while the model
+       is busy (the client treats 1.5 s of silence as a hung process), then
+       {"done": reason, "prompt_tokens", "reused_tokens", "prompt_ms"} or {"error": msg}.
+A client that goes away stops its generation within a token (the next write fails).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hmac
+import json
+import os
+import queue
+import secrets
+import select
+import socket
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from ..families import FAMILIES
+from .runtime import write_private_json
+
+KEEPALIVE_S = 0.25
+_END = object()
+
+
+class Stats:
+    """Generation counters per role, read by tests, benchmarks and /status."""
+
+    FIELDS = ("started", "completed", "cancelled", "failed", "tokens", "active", "max_active",
+              "prompt_tokens", "reused_tokens")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.values = dict.fromkeys(self.FIELDS, 0)
+
+    def begin(self) -> None:
+        with self._lock:
+            self.values["started"] += 1
+            self.values["active"] += 1
+            self.values["max_active"] = max(self.values["max_active"], self.values["active"])
+
+    def end(self, outcome: str) -> None:
+        with self._lock:
+            self.values["active"] -= 1
+            self.values[outcome] += 1
+
+    def add(self, name: str, n: int = 1) -> None:
+        with self._lock:
+            self.values[name] += n
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self.values)
+
+
+class Role:
+    """One llama.cpp context on the shared weights, used by one request at a time."""
+
+    def __init__(self, name: str, llm: Any) -> None:
+        self.name = name
+        self.llm = llm
+        self.lock = threading.Lock()
+        self.stats = Stats()
+
+
+class Worker:
+    def __init__(self, model_path: Path, n_ctx: int, threads: int) -> None:
+        import llama_cpp
+
+        self.llama_cpp = llama_cpp
+        self.model_path = model_path
+        self.n_ctx = n_ctx
+        self.threads = threads
+        self._roles: dict[str, Role] = {}
+        self._roles_lock = threading.Lock()
+        self.role("complete")  # load now: the process is ready when the model is
+        self.special = self._special_tokens()
+        self.last_request = time.monotonic()
+        self.clients: set[int] = set()
+
+    def _load(self) -> Any:
+        return self.llama_cpp.Llama(
+            model_path=str(self.model_path), n_ctx=self.n_ctx, n_threads=self.threads,
+            n_threads_batch=self.threads, n_batch=512, verbose=False,
+        )
+
+    def role(self, name: str) -> Role:
+        with self._roles_lock:
+            if name not in self._roles:
+                # a second context over the same file: llama.cpp mmaps the weights, so the
+                # pages are shared and only the KV cache is new (about 50 MB for the 0.5B model)
+                self._roles[name] = Role(name, self._load())
+            return self._roles[name]
+
+    def tokenize(self, text: str) -> list[int]:
+        llm = self.role("complete").llm
+        return llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+
+    def _special_tokens(self) -> dict[str, int]:
+        """FIM and stop markers that are single tokens of this model's vocabulary."""
+        found: dict[str, int] = {}
+        for fam in FAMILIES.values():
+            for text in (*fam.markers, *fam.stop):
+                text = text.strip()
+                if text and text not in found:
+                    ids = self.tokenize(text)
+                    if len(ids) == 1:
+                        found[text] = ids[0]
+        return found
+
+    def info(self) -> dict[str, Any]:
+        llm = self.role("complete").llm
+        return {
+            "model_file": self.model_path.name,
+            "metadata": {k: v for k, v in (llm.metadata or {}).items() if not k.startswith("tokenizer.")},
+            "special": self.special,
+            "n_ctx": self.n_ctx,
+            "threads": self.threads,
+            "system_info": self.llama_cpp.llama_print_system_info().decode(errors="replace").strip(),
+            "pid": os.getpid(),
+        }
+
+    def stats(self) -> dict[str, Any]:
+        with self._roles_lock:
+            roles = dict(self._roles)
+        per = {name: r.stats.snapshot() for name, r in roles.items()}
+        total = dict.fromkeys(Stats.FIELDS, 0)
+        for snap in per.values():
+            for k, v in snap.items():
+                total[k] += v
+        total["max_active"] = max((s["max_active"] for s in per.values()), default=0)
+        return {"roles": per, "total": total, "pid": os.getpid()}
+
+
+def _common_prefix(a: Any, b: list[int]) -> int:
+    n = 0
+    for x, y in zip(a, b):
+        if int(x) != y:
+            break
+        n += 1
+    return n
+
+
+class Generation:
+    """One streamed generation, run on a thread of its own so that the request thread can
+    send keep-alives and notice a client that went away while the model is busy."""
+
+    def __init__(self, worker: Worker, role: Role, kind: str, kwargs: dict[str, Any], stop_ids: set[int]) -> None:
+        self.worker = worker
+        self.role = role
+        self.kind = kind
+        self.kwargs = kwargs
+        self.stop_ids = stop_ids
+        self.events: queue.Queue[Any] = queue.Queue()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="twin-generation", daemon=True)
+
+    def _should_stop(self, input_ids: Any, logits: Any) -> bool:
+        # called by llama-cpp-python after each sampled token
+        return self.stop.is_set() or int(input_ids[-1]) in self.stop_ids
+
+    def _run(self) -> None:
+        role = self.role
+        while not role.lock.acquire(timeout=0.05):
+            if self.stop.is_set():
+                self.events.put(_END)
+                return
+        outcome = "completed"
+        role.stats.begin()
+        info: dict[str, Any] = {}
+        try:
+            if self.stop.is_set():
+                outcome = "cancelled"
+                return
+            llm = role.llm
+            lc = self.worker.llama_cpp
+            started = time.monotonic()
+            if self.kind == "chat":
+                gen = llm.create_chat_completion(stream=True, **self.kwargs)
+            else:
+                prompt_ids = llm.tokenize(self.kwargs["prompt"].encode("utf-8"), add_bos=False, special=True)
+                reused = _common_prefix(llm.input_ids[: llm.n_tokens], prompt_ids)
+                info.update(prompt_tokens=len(prompt_ids), reused_tokens=reused)
+                role.stats.add("prompt_tokens", len(prompt_ids))
+                role.stats.add("reused_tokens", reused)
+                criteria = lc.StoppingCriteriaList([self._should_stop])
+                gen = llm.create_completion(stream=True, stopping_criteria=criteria, **self.kwargs)
+            first = True
+            try:
+                for chunk in gen:
+                    if first:
+                        info["prompt_ms"] = round((time.monotonic() - started) * 1000, 1)
+                        first = False
+                    role.stats.add("tokens")
+                    if self.stop.is_set():
+                        outcome = "cancelled"
+                        break
+                    choice = chunk["choices"][0]
+                    if self.kind == "chat":
+                        text = (choice.get("delta") or {}).get("content")
+                    else:
+                        text = choice.get("text")
+                    if choice.get("finish_reason"):
+                        info["finish_reason"] = choice["finish_reason"]
+                    self.events.put({"t": text or ""})
+            finally:
+                gen.close()
+            if self.stop.is_set():
+                outcome = "cancelled"
+        except Exception as exc:  # the model failed: hand the error to the client
+            outcome = "failed"
+            self.events.put({"error": f"the model failed: {type(exc).__name__}: {exc}"})
+        finally:
+            role.stats.end(outcome)
+            role.lock.release()
+            info["outcome"] = outcome
+            self.events.put({"done": info.get("finish_reason") or outcome, **info})
+            self.events.put(_END)
+
+
+class Handler(BaseHTTPRequestHandler):
+    server: "WorkerServer"
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet: the log is for crashes
+        pass
+
+    def _authorized(self) -> bool:
+        got = self.headers.get("Authorization", "")
+        ok = hmac.compare_digest(got.encode(), f"Bearer {self.server.token}".encode())
+        if not ok:
+            self._json(401, {"error": "bad token"})
+        return ok
+
+    def _json(self, status: int, data: Any) -> None:
+        body = json.dumps(data).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _body(self) -> dict[str, Any]:
+        n = int(self.headers.get("Content-Length") or 0)
+        data = json.loads(self.rfile.read(n) or b"{}")
+        if not isinstance(data, dict):
+            raise ValueError("the body must be a JSON object")
+        return data
+
+    def do_GET(self) -> None:
+        if not self._authorized():
+            return
+        w = self.server.worker
+        if self.path == "/health":
+            self._json(200, {"ok": True, "pid": os.getpid()})
+        elif self.path == "/info":
+            self._json(200, w.info())
+        elif self.path == "/stats":
+            self._json(200, w.stats())
+        else:
+            self._json(404, {"error": "no such path"})
+
+    def do_POST(self) -> None:
+        if not self._authorized():
+            return
+        w = self.server.worker
+        try:
+            body = self._body()
+        except ValueError as exc:
+            self._json(400, {"error": str(exc)})
+            return
+        if self.path == "/hello":
+            pid = body.get("pid")
+            if isinstance(pid, int):
+                w.clients.add(pid)
+            self._json(200, {"ok": True})
+        elif self.path == "/tokenize":
+            self._json(200, {"ids": w.tokenize(str(body.get("text", "")))})
+        elif self.path == "/count":
+            texts = body.get("texts") or []
+            self._json(200, {"counts": [len(w.tokenize(str(t))) for t in texts]})
+        elif self.path == "/generate":
+            self._generate(body)
+        else:
+            self._json(404, {"error": "no such path"})
+
+    def _generate(self, body: dict[str, Any]) -> None:
+        w = self.server.worker
+        w.last_request = time.monotonic()
+        role_name = body.get("role") if body.get("role") in ("complete", "chat") else "complete"
+        kind = "chat" if body.get("kind") == "chat" else "completion"
+        kwargs = body.get("kwargs") or {}
+        gen = Generation(w, w.role(role_name), kind, kwargs, {int(i) for i in body.get("stop_ids") or []})
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-ndjson")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        gen.thread.start()
+        threading.Thread(target=_watch_disconnect, args=(self.connection, gen), daemon=True,
+                         name="twin-disconnect").start()
+        try:
+            while True:
+                try:
+                    item = gen.events.get(timeout=KEEPALIVE_S)
+                except queue.Empty:
+                    item = {"k": 1}
+                if item is _END:
+                    break
+                self.wfile.write(json.dumps(item).encode() + b"\n")
+                self.wfile.flush()
+        except OSError:  # the client went away: stop the model at the next token
+            gen.stop.set()
+        finally:
+            w.last_request = time.monotonic()
+
+
+def _watch_disconnect(sock: Any, gen: Generation) -> None:
+    """Stop the generation the moment the client closes its end (a cancel), not at the next
+    failed write: the client sends nothing after its request, so readable means closed."""
+    while gen.thread.is_alive():
+        try:
+            readable, _, _ = select.select([sock], [], [], 0.5)
+            if readable:
+                if sock.recv(1, socket.MSG_PEEK) == b"":
+                    gen.stop.set()
+                    return
+                time.sleep(0.05)  # unexpected bytes from the client: do not spin on them
+        except (OSError, ValueError):  # closed under us: the request is over
+            gen.stop.set()
+            return
+
+
+class WorkerServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, worker: Worker, token: str) -> None:
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.worker = worker
+        self.token = token
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def watchdog(server: WorkerServer, idle_s: float, check_s: float = 2.0) -> None:
+    """Exit after `idle_s` without a request, or once every registered front door is gone."""
+    w = server.worker
+    while True:
+        time.sleep(check_s)
+        busy = any(r.stats.values["active"] for r in list(w._roles.values()))
+        if busy:
+            continue
+        if idle_s > 0 and time.monotonic() - w.last_request > idle_s:
+            reason = f"idle for {idle_s:g} s"
+        elif w.clients and not any(_alive(p) for p in list(w.clients)):
+            reason = "its last user is gone"
+        else:
+            continue
+        print(f"jupyter-twin model process: exiting, {reason}", file=sys.stderr, flush=True)
+        os._exit(0)
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--model", required=True)
+    p.add_argument("--n-ctx", type=int, default=4096)
+    p.add_argument("--threads", type=int, required=True)
+    p.add_argument("--idle", type=float, default=900.0)
+    p.add_argument("--runtime-file", required=True)
+    args = p.parse_args(argv)
+    worker = Worker(Path(args.model), args.n_ctx, args.threads)
+    token = secrets.token_urlsafe(32)
+    server = WorkerServer(worker, token)
+    threading.Thread(target=watchdog, args=(server, args.idle), daemon=True, name="twin-watchdog").start()
+    # the runtime file says "ready": it is written only once the model is loaded
+    write_private_json(Path(args.runtime_file), {
+        "pid": os.getpid(), "supervisor": os.getppid(), "port": server.server_address[1],
+        "token": token, "model": str(args.model), "started": time.time(),
+    })
+    server.serve_forever(poll_interval=0.5)
+
+
+if __name__ == "__main__":
+    main()

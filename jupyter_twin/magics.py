@@ -117,14 +117,10 @@ class _View:
         self._last = 0.0
         self._interval = 0.15
 
-    def _bundle(self, text: str, note: str = "") -> dict[str, str]:
-        if self.kind == "code" and "```" not in text:
-            md = f"```python\n{text}\n```"
-        else:
-            md = text
-        if note:
-            md += f"\n\n_{note}_"
-        return {"text/markdown": md, "text/plain": text + (f"\n{note}" if note else "")}
+    def _bundle(self, text: str, note: str = "") -> dict[str, Any]:
+        # model text is never published as raw text/markdown: outputs of a cell the user
+        # ran are trusted, and JupyterLab runs the HTML in trusted markdown
+        return frontend.text_bundle(text, self.kind, note)
 
     def add(self, delta: str) -> None:
         self.text += delta

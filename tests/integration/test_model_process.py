@@ -1,0 +1,187 @@
+"""The model process (jupyter_twin.modelproc) with the real demo model: shared, private,
+fair between roles, and a crash or hang of it is a clear error here, never a crash."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from jupyter_twin import Twin
+from jupyter_twin.modelproc.client import ModelProcessError, model_process
+from jupyter_twin.modelproc.runtime import read_json
+
+pytestmark = pytest.mark.model
+
+CELLS = [
+    {"cell_type": "code", "source": "import numpy as np\nprices = np.array([3.0, 4.5, 10.0])"},
+    {"cell_type": "code", "source": "def add(a, b):\n    "},
+]
+
+
+def _twin(model_path, **kw) -> Twin:
+    return Twin(backend="embedded", model=str(model_path), request_timeout=120.0, max_tokens_chat=200, **kw)
+
+
+def _worker_pid(twin: Twin) -> int:
+    return twin.backend.process.endpoint().pid
+
+
+def _open_sockets() -> int:
+    n = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            n += os.readlink(f"/proc/self/fd/{fd}").startswith("socket:")
+        except OSError:  # the fd of the listing itself, gone by now
+            pass
+    return n
+
+
+def test_runtime_file_is_private_and_the_token_is_required(embedded_twin):
+    proc = embedded_twin.backend.process
+    ep = proc.endpoint()
+    mode = stat.S_IMODE(proc.files["json"].stat().st_mode)
+    assert mode == 0o600
+    assert httpx.get(ep.url + "/health", timeout=5).status_code == 401
+    assert httpx.get(ep.url + "/health", headers={"Authorization": "Bearer wrong"}, timeout=5).status_code == 401
+    assert httpx.get(ep.url + "/health", headers=ep.headers, timeout=5).status_code == 200
+    # loopback only
+    assert read_json(proc.files["json"])["port"] == ep.port
+
+
+def test_the_model_is_not_loaded_in_this_process(embedded_twin):
+    embedded_twin.complete(CELLS, 1)
+    assert "llama_cpp" not in sys.modules
+    maps = Path("/proc/self/maps").read_text()
+    assert "libllama" not in maps and ".gguf" not in maps
+
+
+def test_another_process_finds_the_same_worker(embedded_twin, model_path):
+    pid = _worker_pid(embedded_twin)
+    code = ("import sys; from jupyter_twin import Twin; t = Twin(backend='embedded', model=sys.argv[1]); "
+            "print(t.backend.process.endpoint().pid, t.complete([{'cell_type': 'code', 'source': 'x = 1\\ny = x +'}], 0))")
+    out = subprocess.run([sys.executable, "-c", code, str(model_path)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert int(out.stdout.split()[0]) == pid
+    assert embedded_twin.backend.process.starts <= 1
+
+
+def test_segv_mid_stream_is_an_error_within_2_s_and_the_next_request_works(embedded_twin, no_leaked_threads):
+    twin = embedded_twin
+    pid = _worker_pid(twin)
+    sockets = _open_sockets()
+    stream = twin.stream("explain", CELLS, 1)
+    got: list[str] = []
+    with pytest.raises(ModelProcessError) as err:
+        for delta in stream:
+            got.append(delta)
+            if len(got) == 2:
+                killed = time.monotonic()
+                os.kill(pid, signal.SIGSEGV)
+    waited = time.monotonic() - killed
+    assert waited < 2.0
+    assert "signal 11" in str(err.value) and "SIGSEGV" in str(err.value)
+    assert twin.complete(CELLS, 1) == "return a + b"
+    assert _worker_pid(twin) != pid
+    assert _open_sockets() <= sockets + 1  # the pooled connection to the new worker
+
+
+def test_stopped_process_mid_stream_is_an_error_within_2_s_and_is_replaced(embedded_twin, no_leaked_threads):
+    twin = embedded_twin
+    pid = _worker_pid(twin)
+    stream = twin.stream("explain", CELLS, 1)
+    got: list[str] = []
+    with pytest.raises(ModelProcessError) as err:
+        for delta in stream:
+            got.append(delta)
+            if len(got) == 2:
+                stopped = time.monotonic()
+                os.kill(pid, signal.SIGSTOP)
+    assert time.monotonic() - stopped < 2.0
+    assert "stopped by a signal" in str(err.value)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
+        time.sleep(0.05)
+    assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split(")")[1][:3]
+    assert twin.complete(CELLS, 1) == "return a + b"
+
+
+def test_a_worker_that_crashes_at_start_up_is_not_restarted_in_a_loop(tmp_path):
+    bad = tmp_path / "broken.gguf"
+    bad.write_bytes(b"GGUF" + b"\0" * 64)
+    twin = Twin(backend="embedded", model=str(bad), request_timeout=30.0)
+    with pytest.raises(ModelProcessError) as err:
+        twin.complete(CELLS, 1)
+    assert "while loading broken.gguf" in str(err.value) and "doctor" in str(err.value)
+    t = time.monotonic()
+    with pytest.raises(ModelProcessError):
+        twin.complete(CELLS, 1)
+    assert time.monotonic() - t < 1.0
+    assert twin.backend.process.starts == 1
+
+
+def test_a_completion_does_not_wait_behind_a_chat_answer_and_does_not_cut_it(embedded_twin):
+    twin = embedded_twin
+    chat = twin.stream("explain", CELLS, 1)
+    first = next(iter(chat))
+    assert first
+    t = time.monotonic()
+    text = twin.complete(CELLS, 1)
+    completion_s = time.monotonic() - t
+    rest = chat.result()
+    assert text == "return a + b"
+    assert chat.done_reason not in ("cancelled",) and len(rest) > 40
+    stats = twin.backend.process.stats()["roles"]
+    assert stats["chat"]["max_active"] == 1 and stats["complete"]["max_active"] == 1
+    print(f"completion during a chat answer: {completion_s:.2f} s")
+
+
+def test_idle_worker_exits_and_the_next_request_starts_one(model_path):
+    # its own context size: a process of its own, with a 3 s idle time
+    twin = _twin(model_path, num_ctx=1024, model_idle_timeout=3.0)
+    pid = _worker_pid(twin)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
+        time.sleep(0.2)
+    assert not Path(f"/proc/{pid}").exists()
+    assert twin.complete(CELLS, 1) == "return a + b"
+    assert _worker_pid(twin) != pid
+    twin.backend.process.stop()
+
+
+def test_worker_exits_when_its_last_user_is_gone(model_path, tmp_path):
+    code = ("import sys; from jupyter_twin import Twin; "
+            "t = Twin(backend='embedded', model=sys.argv[1], num_ctx=1536); "
+            "print(t.backend.process.endpoint().pid)")
+    out = subprocess.run([sys.executable, "-c", code, str(model_path)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    pid = int(out.stdout.split()[0])
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
+        time.sleep(0.2)
+    assert not Path(f"/proc/{pid}").exists()
+
+
+def test_cancel_stops_the_model_process_generation(embedded_twin, no_leaked_threads):
+    twin = embedded_twin
+    stats = twin.backend.stats
+    before = stats.snapshot()
+    stream = twin.stream("explain", CELLS, 1)
+    for i, _ in enumerate(stream):
+        if i == 1:
+            stream.cancel()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and stats.active:
+        time.sleep(0.02)
+    after = stats.snapshot()
+    assert after["cancelled"] == before["cancelled"] + 1
+    assert after["tokens"] - before["tokens"] <= 2 + 2

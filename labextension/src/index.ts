@@ -20,6 +20,7 @@ import { DEFAULT_MAGICS, TaskName } from './protocol';
 import { TwinInlineProvider } from './provider';
 import { TASK_LABELS, TwinSidebar } from './sidebar';
 import { TwinStatusItem } from './statusbar';
+import { textRendererFactory } from './textRenderer';
 
 const PLUGIN_ID = 'jupyter-twin:plugin';
 
@@ -109,6 +110,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
       magics: () => settings.magicNames
     });
     rendermime.addFactory(diffRendererFactory(tracker), 10);
+    // the magics' answers: inert markdown, even in the trusted outputs of a cell the user ran
+    rendermime.addFactory(textRendererFactory(), 10);
 
     // commands
     const hasNotebook = () => tracker.currentWidget !== null;

@@ -1,10 +1,11 @@
 import { Clipboard, InputDialog, Notification } from '@jupyterlab/apputils';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
-import { IRenderMimeRegistry, MimeModel } from '@jupyterlab/rendermime';
+import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { Widget } from '@lumino/widgets';
 
 import { TwinClient } from './api';
 import { confirmReplace } from './diffView';
+import { fencedCode, renderInert } from './inert';
 import { KernelFactsCache } from './kernelFacts';
 import { cellIndexById, insertCellBelow, replaceCellSource } from './notebookOps';
 import { buildTaskBody, cellsFromShared, IStreamResult, TaskName } from './protocol';
@@ -367,7 +368,7 @@ export class TwinSidebar extends Widget {
     node.appendChild(body);
     const markdown =
       message.kind === 'code' && message.state !== 'streaming'
-        ? '```python\n' + message.content.replace(/\n+$/, '') + '\n```'
+        ? fencedCode(message.content.replace(/\n+$/, ''))
         : message.content;
     if (message.content) {
       void this._renderMarkdown(body, markdown || ' ');
@@ -409,13 +410,14 @@ export class TwinSidebar extends Widget {
     node.appendChild(buttons);
   }
 
+  /**
+   * Answers are model text: rendered inert (inert.ts), not with JupyterLab's default
+   * sanitizer, which keeps remote images (they leak without a click) and command-linker
+   * buttons (one click runs a JupyterLab command).
+   */
   private async _renderMarkdown(host: HTMLElement, text: string): Promise<void> {
-    const renderer = this._rendermime.createRenderer('text/markdown');
-    const model = new MimeModel({ data: { 'text/markdown': text }, trusted: false });
     try {
-      await renderer.renderModel(model);
-      host.textContent = '';
-      host.appendChild(renderer.node);
+      await renderInert(host, text, this._rendermime.markdownParser);
     } catch {
       host.textContent = text;
     }

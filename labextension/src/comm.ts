@@ -1,6 +1,9 @@
+import { Notification } from '@jupyterlab/apputils';
 import { INotebookTracker, Notebook, NotebookActions, NotebookPanel } from '@jupyterlab/notebook';
 import { Kernel, KernelMessage } from '@jupyterlab/services';
 
+import { confirmReplace } from './diffView';
+import { checkReplace, planCellAction } from './guards';
 import { cellIndexById, insertCellBelow, replaceCellSource } from './notebookOps';
 import { cellsFromShared, DEFAULT_MAGICS, usesTwinMagic } from './protocol';
 
@@ -15,6 +18,8 @@ export interface ICellAction {
   cell_id?: string | null;
   cell_type?: 'code' | 'markdown' | 'raw';
   source?: string;
+  /** For `replace`: the text the cell must still have (nothing is replaced otherwise). */
+  original?: string;
   task?: string;
   magics?: string[];
 }
@@ -27,31 +32,55 @@ export interface ICommOptions {
 
 /**
  * Apply one action from the kernel to the notebook that holds `cell_id`.
- * Returns what was done (for logs and tests), or null if this notebook is not concerned.
+ * Resolves to what was done (for logs and tests), or null if nothing was done.
+ *
+ * `insert` adds a new cell (never run). `replace` is never applied on the kernel's word
+ * alone (a cell the user ran may be hostile): the user sees the diff and clicks Replace,
+ * and only if the message names the text it replaces and the cell still has that text
+ * (guards.ts); otherwise a message says why nothing changed.
  */
-export function applyCellAction(panel: NotebookPanel, data: ICellAction): string | null {
-  if (!data || typeof data !== 'object') {
+export async function applyCellAction(
+  panel: NotebookPanel,
+  data: ICellAction,
+  confirm: (before: string, after: string) => Promise<boolean> = confirmReplace
+): Promise<string | null> {
+  const notebook = panel.content;
+  const cells = notebook.model?.sharedModel.cells ?? [];
+  const sourceAt = (i: number) => cells[i]?.getSource() ?? '';
+  const plan = planCellAction(
+    data,
+    id => cellIndexById(notebook, id),
+    sourceAt,
+    notebook.activeCellIndex
+  );
+  if (plan.kind === 'insert') {
+    const id = insertCellBelow(panel, plan.at, plan.cellType, plan.source);
+    return id ? `inserted ${plan.cellType} cell ${id}` : null;
+  }
+  if (plan.kind === 'refuse') {
+    Notification.warning(`jupyter_twin: ${plan.reason}.`, { autoClose: 8000 });
     return null;
   }
-  const notebook = panel.content;
-  const index = cellIndexById(notebook, data.cell_id ?? null);
-  const source = typeof data.source === 'string' ? data.source : '';
-  if (data.action === 'insert') {
-    if (index < 0 && data.cell_id) {
-      return null; // the cell lives in another notebook on the same kernel
-    }
-    const at = index >= 0 ? index : notebook.activeCellIndex;
-    const type = data.cell_type === 'markdown' ? 'markdown' : 'code';
-    const id = insertCellBelow(panel, at, type, source);
-    return id ? `inserted ${type} cell ${id}` : null;
+  if (plan.kind !== 'confirm-replace') {
+    return null;
   }
-  if (data.action === 'replace') {
-    if (index < 0) {
-      return null;
-    }
-    return replaceCellSource(panel, index, source) ? `replaced cell ${data.cell_id}` : null;
+  const cellId = cells[plan.index].id;
+  if (!(await confirm(plan.original, plan.proposed))) {
+    return null;
   }
-  return null;
+  // the notebook may have changed while the dialog was open: look again
+  const index = cellIndexById(notebook, cellId);
+  const check = checkReplace({
+    userClick: true,
+    trusted: true,
+    current: index >= 0 ? sourceAt(index) : null,
+    original: plan.original
+  });
+  if (!check.ok) {
+    Notification.warning(`jupyter_twin: ${check.reason}`, { autoClose: 8000 });
+    return null;
+  }
+  return replaceCellSource(panel, index, plan.proposed) ? `replaced cell ${cellId}` : null;
 }
 
 /** Register the `jupyter_twin` comm target on every notebook kernel; push notebooks. */
@@ -73,10 +102,11 @@ export function setupComms(tracker: INotebookTracker, options: ICommOptions): vo
           }
           return;
         }
-        const done = applyCellAction(panel, data as ICellAction);
-        if (done) {
-          console.debug(`jupyter_twin: ${done}`);
-        }
+        void applyCellAction(panel, data as ICellAction).then(done => {
+          if (done) {
+            console.debug(`jupyter_twin: ${done}`);
+          }
+        });
       };
       handle(openMsg.content.data);
       comm.onMsg = msg => handle(msg.content.data);

@@ -126,6 +126,11 @@ class ModelProcess:
             self._post(ep, "/hello", {"pid": os.getpid()}, timeout=5.0)
         return ep
 
+    def current(self) -> Endpoint | None:
+        """The running worker, if there is one (never starts one)."""
+        ep = self._endpoint or self._from_file()
+        return ep if ep is not None and _alive(ep.pid) else None
+
     @property
     def running(self) -> bool:
         """True if a process is up (never starts one)."""

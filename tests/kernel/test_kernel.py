@@ -240,3 +240,39 @@ def test_tab_completion_through_the_kernel(kernel):
     types = reply["content"]["metadata"].get("_jupyter_types_experimental", [])
     assert not [t for t in types if t.get("type") == "jupyter_twin"]
     kernel.execute("%twin tab off")
+
+
+def _running_worker(demo_model):
+    from jupyter_twin.backends.embedded import default_threads
+    from jupyter_twin.modelproc.client import model_process
+
+    return model_process(demo_model, 4096, default_threads()).current()
+
+
+@pytest.mark.parametrize("sig", ["SIGSEGV", "SIGSTOP"])
+def test_model_process_crash_mid_stream_is_one_line_and_the_kernel_lives(kernel, demo_model, sig):
+    import signal
+
+    kernel.execute("survivor = 41")
+    seen: dict = {}
+
+    def on_iopub(msg):
+        if msg["msg_type"] == "update_display_data" and "t" not in seen:
+            ep = _running_worker(demo_model)
+            assert ep is not None
+            seen["t"] = time.monotonic()
+            os.kill(ep.pid, getattr(signal, sig))
+
+    reply, msgs = kernel.execute("%%explain\ndef add(a, b):\n    return a + b", "crash-1", on_iopub=on_iopub)
+    ended = time.monotonic()
+    assert "t" in seen, "no streamed update before the end"
+    assert reply["status"] == "ok"
+    err = [line for line in kernel.stdout(msgs, "stderr").splitlines() if line.strip()]
+    assert len(err) == 1 and err[0].startswith("jupyter_twin: The model process"), err
+    assert ("signal 11" in err[0]) if sig == "SIGSEGV" else ("stopped by a signal" in err[0])
+    assert ended - seen["t"] < 2.5  # the error within 2 s, plus the kernel's own messages
+    # the kernel kept its variables, and the next request starts a new model process
+    reply, msgs = kernel.execute("print(survivor + 1)")
+    assert kernel.stdout(msgs).strip() == "42"
+    reply, msgs = kernel.execute("%%explain\ndef add(a, b):\n    return a + b", "crash-2")
+    assert reply["status"] == "ok" and not kernel.stdout(msgs, "stderr").strip()

@@ -38,7 +38,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--idle", type=float, default=900.0)
     p.add_argument("--runtime-file", required=True)
     p.add_argument("--exit-file", required=True)
+    p.add_argument("--detach", action="store_true",
+                   help="fork and let the starter return at once: the model process is then "
+                        "nobody's child, outlives the front door that started it, and leaves "
+                        "that front door no thread or zombie to reap")
     args = p.parse_args(argv)
+    if args.detach and os.fork() > 0:
+        os._exit(0)
     cmd = [sys.executable, "-m", "jupyter_twin.modelproc.worker", "--model", args.model,
            "--n-ctx", str(args.n_ctx), "--threads", str(args.threads), "--idle", str(args.idle),
            "--runtime-file", args.runtime_file]

@@ -161,7 +161,7 @@ class ModelProcess:
         f = self.files
         cmd = [sys.executable, "-m", "jupyter_twin.modelproc", "--model", str(self.model),
                "--n-ctx", str(self.n_ctx), "--threads", str(self.threads), "--idle", str(self.idle),
-               "--runtime-file", str(f["json"]), "--exit-file", str(f["exit"])]
+               "--runtime-file", str(f["json"]), "--exit-file", str(f["exit"]), "--detach"]
         env = dict(os.environ)
         # the worker must not inherit a kernel's or server's stdout pipes or their group:
         # it outlives the front door that started it and is shared by the others
@@ -169,22 +169,20 @@ class ModelProcess:
             os.chmod(f["log"], 0o600)
             sup = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                    start_new_session=True, close_fds=True, env=env)
+        sup.wait(30)  # the launcher forks the supervisor and returns at once
         self.starts += 1
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             ep = self._from_file()
             if ep is not None:
-                threading.Thread(target=sup.wait, daemon=True).start()  # reap, no zombie
                 return ep
             ended = read_json(f["exit"])
-            if ended is not None or sup.poll() is not None:
-                ended = ended or self._wait_exit(1.0) or {"reason": f"exit code {sup.poll()}"}
+            if ended is not None:
                 msg = (f"The model process stopped while loading {self.model.name} "
                        f"({ended.get('reason')}); {REBUILD_HINT}")
                 self._startup_crash = (time.monotonic(), msg)
                 raise ModelProcessError(msg)
             time.sleep(0.05)
-        sup.kill()
         raise BackendTimeout(f"The model process did not start within {START_TIMEOUT_S:.0f} s")
 
     def _wait_exit(self, wait: float) -> dict[str, Any] | None:
@@ -226,10 +224,10 @@ class ModelProcess:
     def stats(self) -> dict[str, Any] | None:
         """The worker's generation counters, or None if no worker runs (never starts one)."""
         ep = self._endpoint or self._from_file()
-        if ep is None:
+        if ep is None or _state(ep.pid) in ("T", "Z", ""):
             return None
         try:
-            r = self.http().get(ep.url + "/stats", headers=ep.headers, timeout=2.0)
+            r = self.http().get(ep.url + "/stats", headers=ep.headers, timeout=PING_S)
             return r.json() if r.status_code == 200 else None
         except (httpx.HTTPError, ValueError):
             return None

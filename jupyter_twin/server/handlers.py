@@ -12,15 +12,26 @@ Streaming endpoints answer with NDJSON (``application/x-ndjson``), one JSON obje
 An error before the first delta is answered with a status instead (400 for bad input,
 503 when the backend is down or too slow, 502 when it answered badly) and a JSON body
 ``{"message": ..., "error_type": ...}``.
+
+Every verb is ``@tornado.web.authenticated`` and ``@authorized`` on the resource
+``jupyter_twin`` (read: status, models, metrics; write: complete, task, cancel, resetting
+the metrics), so a deployment's Authorizer decides who may use the model. A body is
+checked against ``MAX_BODY_BYTES`` from its Content-Length before it is read (413), and
+the server takes a bounded amount of work (``TwinService.limits``: 503 when busy, 429
+for one user beyond their share). Messages to the browser carry no credentials and no
+paths on disk (``jupyter_twin.redact``).
 """
 
 from __future__ import annotations
 
+import hashlib
+import asyncio
 import json
 import time
 from typing import Any
 
 import tornado.web
+from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from tornado.iostream import StreamClosedError
 
@@ -29,15 +40,26 @@ from ..errors import (
     BackendTimeout,
     BackendUnavailable,
     ContextError,
+    ServerBusy,
     TwinError,
 )
+from ..redact import redact
 from ..tasks import check_history
 from .service import Job, TwinService
 
 TASKS = ("explain", "refactor", "fix", "document", "test", "ask")
 MAX_CELLS = 5000
+#: characters of text in one request: cell sources, the outputs' text, error, question,
+#: instruction and chat history together (images and other rich outputs are dropped)
 MAX_SOURCE_CHARS = 2_000_000
 MAX_FACTS = 100
+#: the largest request body read at all; jupyter_server itself would take 512 MiB
+MAX_BODY_BYTES = 8 * 1024 * 1024
+#: the Authorizer's resource name for every jupyter_twin endpoint
+AUTH_RESOURCE = "jupyter_twin"
+#: what the engine reads of an output (cells.summarise_outputs, error_text); the rest of
+#: an output (images, HTML, widget state) is dropped on arrival
+_OUTPUT_KEYS = ("output_type", "name", "text", "ename", "evalue", "traceback", "execution_count")
 
 
 def _bad(message: str) -> tornado.web.HTTPError:
@@ -78,16 +100,51 @@ def validate_cells(body: dict[str, Any]) -> tuple[list[dict[str, Any]], int]:
             if key in cell:
                 item[key] = cell[key]
         if ctype == "code":
-            item["outputs"] = [o for o in (outputs or []) if isinstance(o, dict)]
+            item["outputs"] = [_slim_output(o) for o in (outputs or []) if isinstance(o, dict)]
+            total += sum(_text_size(o) for o in item["outputs"])
         clean.append(item)
+    # outputs count too: a traceback or a print loop can be far larger than the code
     if total > MAX_SOURCE_CHARS:
-        raise _bad("the notebook is too large")
+        raise _bad(f"the notebook is too large: {total:,} characters of code, text and outputs (at most {MAX_SOURCE_CHARS:,})")
     index = body.get("index")
     if isinstance(index, bool) or not isinstance(index, int):
         raise _bad("'index' must be an integer")
     if not 0 <= index < len(clean):
         raise _bad(f"'index' {index} is out of range (0..{len(clean) - 1})")
     return clean, index
+
+
+def _slim_output(output: dict[str, Any]) -> dict[str, Any]:
+    slim = {k: output[k] for k in _OUTPUT_KEYS if k in output}
+    data = output.get("data")
+    if isinstance(data, dict) and "text/plain" in data:
+        slim["data"] = {"text/plain": data["text/plain"]}
+    return slim
+
+
+def _text_size(value: Any, depth: int = 0) -> int:
+    """Characters of text in a JSON value (strings, nested lists and objects)."""
+    if isinstance(value, str):
+        return len(value)
+    if depth > 8:
+        return 0
+    if isinstance(value, dict):
+        return sum(_text_size(v, depth + 1) for v in value.values())
+    if isinstance(value, list):
+        return sum(_text_size(v, depth + 1) for v in value)
+    return 0
+
+
+def check_request_size(cells: list[dict[str, Any]], *texts: Any) -> None:
+    """The cells' text (sources and outputs) and the request's own texts (error,
+    question, instruction, history) against MAX_SOURCE_CHARS, all together."""
+    total = sum(len(c["source"]) + sum(_text_size(o) for o in c.get("outputs", ())) for c in cells)
+    total += sum(_text_size(t) for t in texts if t is not None)
+    if total > MAX_SOURCE_CHARS:
+        raise _bad(
+            f"the request is too large: {total:,} characters of cells, outputs, error, question "
+            f"and history (at most {MAX_SOURCE_CHARS:,})"
+        )
 
 
 def validate_facts(body: dict[str, Any]) -> list[dict[str, Any]] | None:
@@ -121,6 +178,8 @@ def _key(body: dict[str, Any], name: str) -> str | None:
 
 
 def error_status(exc: BaseException) -> int:
+    if isinstance(exc, ServerBusy):
+        return exc.status
     if isinstance(exc, ContextError):
         return 400
     if isinstance(exc, (BackendUnavailable, BackendTimeout)):
@@ -131,33 +190,109 @@ def error_status(exc: BaseException) -> int:
 
 
 def error_message(exc: BaseException) -> str:
+    """One line for the browser: no backend credentials, no path on disk."""
     if isinstance(exc, TwinError):
         text = str(exc).strip() or type(exc).__name__
-        return text.splitlines()[0]
-    return f"internal error: {type(exc).__name__}: {exc}"
+        return redact(text.splitlines()[0])
+    return redact(f"internal error: {type(exc).__name__}: {exc}".splitlines()[0])
 
 
+class _Busy(tornado.web.HTTPError):
+    """503 (the server is full) or 429 (this user is), with a Retry-After."""
+
+    def __init__(self, exc: ServerBusy) -> None:
+        super().__init__(exc.status, reason="Busy" if exc.status == 503 else "Too Many Requests", log_message=str(exc))
+        self.retry_after = exc.retry_after
+
+
+@tornado.web.stream_request_body
 class TwinHandler(APIHandler):
-    """Base: access to the service; every verb below is @tornado.web.authenticated."""
+    """Base: access to the service; every verb below is @tornado.web.authenticated and
+    @authorized on AUTH_RESOURCE. The body is streamed in (stream_request_body) so that
+    its Content-Length is checked before a byte of it is read."""
+
+    auth_resource = AUTH_RESOURCE
 
     def initialize(self, service: TwinService) -> None:
         self.service = service
+        self._chunks: list[bytes] = []
+        self._received = 0
+
+    async def prepare(self) -> None:
+        await super().prepare()  # jupyter_server: the user, XSRF, origin
+        if self.request.method not in ("POST", "PUT", "PATCH"):
+            return
+        if not self.current_user:
+            raise tornado.web.HTTPError(403)  # no body read for someone unknown
+        length = self.request.headers.get("Content-Length")
+        if length is not None:
+            try:
+                size = int(length)
+            except ValueError:
+                raise _bad("Content-Length is not a number") from None
+            if size > MAX_BODY_BYTES:
+                raise tornado.web.HTTPError(
+                    413, reason="Content Too Large",
+                    log_message=f"the request body is {size:,} bytes; at most {MAX_BODY_BYTES:,} are read",
+                )
+        # a chunked body has no Content-Length: the connection stops it at the cap
+        connection = getattr(self.request, "connection", None)
+        if hasattr(connection, "set_max_body_size"):
+            connection.set_max_body_size(MAX_BODY_BYTES)
+
+    def data_received(self, chunk: bytes) -> None:
+        self._received += len(chunk)
+        if self._received > MAX_BODY_BYTES:
+            raise tornado.web.HTTPError(413, reason="Content Too Large", log_message="the request body is too large")
+        self._chunks.append(chunk)
+
+    @property
+    def user_name(self) -> str:
+        """Who asks (the per-user limit and the job keys).
+
+        jupyter_server's identity, except for a request that presents a token: with the
+        server's shared token and no login cookie, jupyter_server makes up a new
+        anonymous user for every request, so a token client would escape any per-user
+        limit. Whoever presents one token is one party here."""
+        get_token = getattr(self.identity_provider, "get_token", None)
+        token = get_token(self) if callable(get_token) else None
+        if isinstance(token, str) and token:
+            return "token-" + hashlib.sha256(token.encode()).hexdigest()[:16]
+        user = self.current_user
+        return str(getattr(user, "username", None) or user or "")
 
     def body(self) -> dict[str, Any]:
-        if not self.request.body:
+        raw = b"".join(self._chunks) or self.request.body
+        if not raw:
             raise _bad("the request needs a JSON body")
         try:
-            data = json.loads(self.request.body)
+            data = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
             raise _bad(f"the body is not valid JSON: {exc}") from None
         if not isinstance(data, dict):
             raise _bad("the body must be a JSON object")
         return data
 
+    async def submit(self, factory: Any, *, key: str | None, task: str) -> Job:
+        """The service's submit for this user; ServerBusy becomes 503 or 429."""
+        user = self.user_name
+
+        def keep(job: Job) -> None:
+            self.job = job  # a client that goes away while the job waits cancels it
+
+        try:
+            return await self.service.submit(
+                factory, key=None if key is None else f"{user}/{key}", task=task, user=user, on_job=keep
+            )
+        except ServerBusy as exc:
+            raise _Busy(exc) from None
+
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         # APIHandler's JSON error, plus our one-line message even for HTTPError(reason=...)
         exc = kwargs.get("exc_info", (None, None, None))[1]
-        message = getattr(exc, "log_message", None) or self._reason
+        message = redact(getattr(exc, "log_message", None) or self._reason)
+        if isinstance(exc, _Busy):
+            self.set_header("Retry-After", str(exc.retry_after))
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps({"message": message, "reason": self._reason}))
 
@@ -252,6 +387,7 @@ class CompleteHandler(StreamingHandler):
     """POST /jupyter-twin/complete: fill-in-the-middle completion at a cursor."""
 
     @tornado.web.authenticated
+    @authorized
     async def post(self) -> None:
         body = self.body()
         cells, index = validate_cells(body)
@@ -267,7 +403,7 @@ class CompleteHandler(StreamingHandler):
         def factory(twin: Any) -> Any:
             return twin.stream_complete(cells, index, cursor, kernel_facts=facts)
 
-        job = await self.service.submit(factory, key="complete:" + editor, task="complete")
+        job = await self.submit(factory, key="complete:" + editor, task="complete")
         await self.stream_job(job)
 
 
@@ -275,6 +411,7 @@ class TaskHandler(StreamingHandler):
     """POST /jupyter-twin/task: explain, refactor, fix, document, test, ask (chat)."""
 
     @tornado.web.authenticated
+    @authorized
     async def post(self) -> None:
         body = self.body()
         task = body.get("task")
@@ -303,13 +440,12 @@ class TaskHandler(StreamingHandler):
         elif task == "fix" and error:
             kw["error"] = error
         request = _key(body, "request_id")
+        check_request_size(cells, instruction, question, error, history)
 
         def factory(twin: Any) -> Any:
             return twin.stream(task, cells, index, **kw)
 
-        job = await self.service.submit(
-            factory, key=None if request is None else "task:" + request, task=task
-        )
+        job = await self.submit(factory, key=None if request is None else "task:" + request, task=task)
         await self.stream_job(job)
 
 
@@ -317,6 +453,7 @@ class CancelHandler(TwinHandler):
     """POST /jupyter-twin/cancel {editor_id | request_id}: stop a stream explicitly."""
 
     @tornado.web.authenticated
+    @authorized
     async def post(self) -> None:
         body = self.body()
         editor = _key(body, "editor_id")
@@ -324,10 +461,11 @@ class CancelHandler(TwinHandler):
         if editor is None and request is None:
             raise _bad("give 'editor_id' or 'request_id'")
         stopped = False
+        user = self.user_name  # one user's ids never reach another user's jobs
         if editor is not None:
-            stopped |= self.service.cancel_key("complete:" + editor)
+            stopped |= self.service.cancel_key(f"{user}/complete:" + editor)
         if request is not None:
-            stopped |= self.service.cancel_key("task:" + request)
+            stopped |= self.service.cancel_key(f"{user}/task:" + request)
         self.finish(json.dumps({"cancelled": stopped}))
 
 
@@ -335,6 +473,7 @@ class StatusHandler(TwinHandler):
     """GET /jupyter-twin/status: backend, model, reachable, last latencies, server numbers."""
 
     @tornado.web.authenticated
+    @authorized
     async def get(self) -> None:
         data = await self.service.status()
         data["tasks"] = list(TASKS)
@@ -345,6 +484,7 @@ class ModelsHandler(TwinHandler):
     """GET /jupyter-twin/models: the models the configured backend offers."""
 
     @tornado.web.authenticated
+    @authorized
     async def get(self) -> None:
         try:
             models = await self.service.models()
@@ -356,19 +496,22 @@ class ModelsHandler(TwinHandler):
             self.set_status(503)
             self.finish(json.dumps({"message": "the backend did not answer in time"}))
             return
-        self.finish(json.dumps({"models": models, "current": self.service.settings.model}))
+        self.finish(json.dumps({"models": models, "current": redact(self.service.settings.model)}))
 
 
 class MetricsHandler(TwinHandler):
     """GET /jupyter-twin/metrics: job counters (benchmarks); DELETE resets them."""
 
     @tornado.web.authenticated
+    @authorized
     async def get(self) -> None:
-        data = self.service.metrics()
+        # in a thread: the embedded backend's counters are an HTTP call to the model process
+        data = await asyncio.to_thread(self.service.metrics)
         data["recent"] = list(self.service.recent)
         self.finish(json.dumps(data))
 
     @tornado.web.authenticated
+    @authorized
     async def delete(self) -> None:
         self.service.reset_metrics()
         self.set_status(204)

@@ -18,7 +18,7 @@ from traitlets import Bool, CFloat, CInt, Unicode
 
 from ..settings import BACKENDS, Settings
 from .handlers import handlers
-from .service import TwinService
+from .service import Limits, TwinService
 
 
 class TwinApp(ExtensionApp):
@@ -61,6 +61,22 @@ class TwinApp(ExtensionApp):
     preload = Bool(
         True, config=True, help="Create the engine (load an embedded model) when the server starts."
     )
+    max_running_jobs = CInt(
+        Limits.max_running, config=True,
+        help="Completions and tasks generating at once (each holds a thread); more wait in the queue.",
+    )
+    max_queued_jobs = CInt(
+        Limits.max_queued, config=True,
+        help="Requests that may wait for a running slot; beyond running + queued the answer is 503.",
+    )
+    max_jobs_per_user = CInt(
+        Limits.max_per_user, config=True,
+        help="Requests one user may have running or waiting; beyond it the answer is 429.",
+    )
+    queue_timeout = CFloat(
+        Limits.queue_timeout, config=True,
+        help="Seconds a request may wait in the queue for a running slot before a 503.",
+    )
 
     _FIELDS = (
         "backend",
@@ -84,7 +100,13 @@ class TwinApp(ExtensionApp):
         return Settings.from_env(**{k: v for k, v in overrides.items() if v is not None})
 
     def initialize_settings(self) -> None:
-        self.service = TwinService(self.twin_settings(), logger=self.log)
+        limits = Limits(
+            max_running=max(1, self.max_running_jobs),
+            max_queued=max(0, self.max_queued_jobs),
+            max_per_user=max(1, self.max_jobs_per_user),
+            queue_timeout=max(0.0, self.queue_timeout),
+        )
+        self.service = TwinService(self.twin_settings(), logger=self.log, limits=limits)
         self.settings["jupyter_twin_service"] = self.service
         if self.preload:
             self.service.preload()

@@ -13,14 +13,17 @@ tokens nobody saw.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import inspect
 import logging
 import threading
 import time
 from collections import deque
-from typing import Any, Callable
+from dataclasses import dataclass
+from typing import Any, Callable, Hashable
 
-from ..errors import TwinError
+from ..errors import ServerBusy, TwinError
+from ..redact import redact, redact_status
 from ..settings import Settings
 
 log = logging.getLogger(__name__)
@@ -29,6 +32,21 @@ log = logging.getLogger(__name__)
 SUPERSEDE_WAIT = 10.0
 #: deltas produced within this many seconds go to the browser together
 BATCH = 0.04
+
+
+@dataclass
+class Limits:
+    """How much work the server takes at once (``c.TwinApp.max_running_jobs`` & co).
+
+    Each running job holds a thread and a generation on the backend, which runs one or a
+    few at a time anyway: more running jobs only cost memory and threads. A short queue
+    absorbs a burst; beyond it a request gets 503 at once, and a user beyond their own
+    share gets 429, rather than every request slowing down for everyone."""
+
+    max_running: int = 4  # jobs whose thread runs (generating or stopping)
+    max_queued: int = 8  # jobs admitted but waiting for a running slot
+    max_per_user: int = 8  # jobs one user has admitted (running or waiting)
+    queue_timeout: float = 15.0  # seconds a job may wait for a slot, then 503
 
 
 def make_twin(settings: Settings) -> Any:
@@ -78,6 +96,9 @@ class Job:
         self.ended_at: float | None = None
         self.error: BaseException | None = None
         self.thread: threading.Thread | None = None
+        self.user = ""  # whose job it is (the per-user limit)
+        self.admitted = False  # counted against the limits until it finishes
+        self.slot = False  # holds one of the max_running slots
 
     # -- control ---------------------------------------------------------------------
     @property
@@ -193,7 +214,7 @@ class Job:
     def summary(self) -> dict[str, Any]:
         return {
             "task": self.task,
-            "key": self.key,
+            "key": None if self.key is None else self.key.split("/", 1)[-1],
             "deltas": self.deltas,
             "chars": self.chars,
             "cancelled": self.cancelled,
@@ -215,8 +236,22 @@ class TwinService:
         *,
         twin_factory: Callable[[Settings], Any] = make_twin,
         logger: logging.Logger | None = None,
+        limits: Limits | None = None,
     ) -> None:
         self.settings = settings
+        self.limits = limits or Limits()
+        self._admitted = 0
+        self._per_user: dict[str, int] = {}
+        self._slots = 0
+        self._waiters: deque[asyncio.Future[bool]] = deque()
+        self.max_queued = 0
+        self.rejected_busy = 0
+        self.rejected_user = 0
+        # status, models and the engine's creation run here, one call per kind at a time:
+        # a time-out stops the waiting, not the thread, so a second caller shares the call
+        # in flight instead of starting one more thread that may hang as long
+        self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=3, thread_name_prefix="jupyter-twin-call")
+        self._calls: dict[Hashable, asyncio.Future[Any]] = {}
         self.log = logger or log
         self._twin_factory = twin_factory
         self._twin: Any = None
@@ -265,9 +300,26 @@ class TwinService:
         threading.Thread(target=run, name="jupyter-twin-preload", daemon=True).start()
 
     async def call(self, fn: Callable[..., Any], *args: Any, timeout: float | None = None) -> Any:
+        """``fn(*args)`` in a worker thread, awaited at most ``timeout`` seconds.
+
+        A thread cannot be stopped, so a call that times out keeps running; callers of
+        the same ``fn`` and arguments meanwhile share it rather than each starting one
+        (50 timed-out /status requests make one backend ping, not 50 stuck threads)."""
         loop = asyncio.get_running_loop()
-        fut = loop.run_in_executor(None, fn, *args)
-        return await asyncio.wait_for(fut, timeout)
+        key = (fn, args)
+        fut = self._calls.get(key)
+        if fut is None or fut.done():
+            fut = loop.run_in_executor(self._executor, fn, *args)
+            self._calls[key] = fut
+
+            def forget(done: asyncio.Future[Any], key: Hashable = key) -> None:
+                if self._calls.get(key) is done:
+                    del self._calls[key]
+                if not done.cancelled():
+                    done.exception()  # retrieved: no "exception never retrieved" noise
+
+            fut.add_done_callback(forget)
+        return await asyncio.wait_for(asyncio.shield(fut), timeout)
 
     async def status(self, timeout: float = 10.0) -> dict[str, Any]:
         base: dict[str, Any] = {
@@ -293,39 +345,137 @@ class TwinService:
         base["last_latency"] = latency
         base["server_latency"] = dict(self.last_latency)
         base["server"] = self.metrics()
-        return base
+        # for the browser: no backend credentials, no path on disk (the log has them)
+        if base.get("error"):
+            self.log.info("jupyter_twin: status: %s", base["error"])
+        return redact_status(base)
 
     async def models(self, timeout: float = 10.0) -> list[str]:
         twin = await self.call(self.twin, timeout=timeout)
-        return list(await self.call(twin.models, timeout=timeout))
+        # model names for the browser: a GGUF path becomes its file name
+        return [redact(str(m)) for m in await self.call(twin.models, timeout=timeout)]
 
     # -- jobs ------------------------------------------------------------------------
     async def submit(
-        self, factory: Callable[[Any], Any], *, key: str | None, task: str
+        self,
+        factory: Callable[[Any], Any],
+        *,
+        key: str | None,
+        task: str,
+        user: str = "",
+        on_job: Callable[[Job], None] | None = None,
     ) -> Job:
         """Start a job. Jobs with the same key are cancelled, and the one running on the
-        backend is awaited, before this one starts: one generation per key at any moment."""
+        backend is awaited, before this one starts: one generation per key at any moment.
+
+        Raises ServerBusy (503) when the server has ``max_running + max_queued`` jobs
+        already, or (429) when ``user`` has ``max_per_user``; a job that waits longer
+        than ``queue_timeout`` for a running slot gets 503 too. ``on_job`` sees the job
+        as soon as it exists, so that a client that goes away while it waits cancels it."""
+        self._admit(user)
         job = Job(self, factory, key=key, task=task)
+        job.user = user
+        job.admitted = True
+        self._admitted += 1
+        self._per_user[user] = self._per_user.get(user, 0) + 1
         self.jobs += 1
-        if key is None:
-            job.start()
+        if on_job is not None:
+            on_job(job)
+        if key is not None:
+            older = self.inflight.get(key)
+            self.inflight[key] = job
+            if older is not None and not older.finished.is_set():
+                older.cancel("superseded")  # not started yet: finishes at once
+            while not job.cancelled:
+                running = self._running.get(key)
+                if running is None or running is job or running.finished.is_set():
+                    break
+                running.cancel("superseded")
+                if not await running.wait(SUPERSEDE_WAIT):
+                    self.log.warning("jupyter_twin: an older %s is slow to stop", running.task)
+                    break
+        if job.cancelled:  # a newer request superseded this one meanwhile
             return job
-        older = self.inflight.get(key)
-        self.inflight[key] = job
-        if older is not None and not older.finished.is_set():
-            older.cancel("superseded")  # not started yet: finishes at once
-        while not job.cancelled:
-            running = self._running.get(key)
-            if running is None or running is job or running.finished.is_set():
-                break
-            running.cancel("superseded")
-            if not await running.wait(SUPERSEDE_WAIT):
-                self.log.warning("jupyter_twin: an older %s is slow to stop", running.task)
-                break
-        if not job.cancelled:  # a newer request may have superseded this one meanwhile
+        try:
+            got = await self._acquire(job)
+        except ServerBusy:
+            job._finish()
+            raise
+        if not got:
+            return job
+        if key is not None:
             self._running[key] = job
-            job.start()
+        job.start()
+        if not job.started_thread:  # cancelled at the last moment
+            self._release_slot(job)
         return job
+
+    def _admit(self, user: str) -> None:
+        lim = self.limits
+        mine = self._per_user.get(user, 0)
+        if mine >= lim.max_per_user:
+            self.rejected_user += 1
+            raise ServerBusy(
+                f"too many jupyter_twin requests at once from you: {mine} in progress "
+                f"(at most {lim.max_per_user}); wait for one to end",
+                status=429,
+            )
+        if self._admitted >= lim.max_running + lim.max_queued:
+            self.rejected_busy += 1
+            raise ServerBusy(
+                f"jupyter_twin is busy: {self._slots} requests running and "
+                f"{self._admitted - self._slots} waiting (at most {lim.max_running} and "
+                f"{lim.max_queued}); try again in a moment",
+                status=503,
+            )
+
+    async def _acquire(self, job: Job) -> bool:
+        """A running slot for ``job``: True when it has one, False when the job ended
+        (cancelled) while it waited; ServerBusy after ``queue_timeout`` seconds."""
+        lim = self.limits
+        if self._slots < lim.max_running and not self._waiters:
+            self._slots += 1
+            job.slot = True
+            return True
+        fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._waiters.append(fut)
+        self.max_queued = max(self.max_queued, len(self._waiters))
+        ended = asyncio.ensure_future(job.finished.wait())
+        try:
+            await asyncio.wait({fut, ended}, timeout=lim.queue_timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            ended.cancel()
+        if fut.done() and not fut.cancelled():  # _release_slot handed its slot over
+            job.slot = True
+            if job.finished.is_set():
+                self._release_slot(job)
+                return False
+            return True
+        fut.cancel()
+        try:
+            self._waiters.remove(fut)
+        except ValueError:
+            pass
+        if job.finished.is_set():
+            return False
+        self.rejected_busy += 1
+        raise ServerBusy(
+            f"jupyter_twin is busy: the request waited {lim.queue_timeout:g} s for one of "
+            f"{lim.max_running} running slots; try again in a moment",
+            status=503,
+        )
+
+    def _release_slot(self, job: Job) -> None:
+        if not job.slot:
+            return
+        job.slot = False
+        self._slots -= 1
+        while self._waiters:
+            fut = self._waiters.popleft()
+            if not fut.done():
+                self._slots += 1  # handed straight to the first waiter
+                fut.set_result(True)
+                return
 
     def cancel_key(self, key: str, reason: str = "cancelled") -> bool:
         job = self.inflight.get(key)
@@ -346,6 +496,15 @@ class TwinService:
             self.running -= 1
             if job.task == "complete":
                 self.running_complete -= 1
+        self._release_slot(job)
+        if job.admitted:
+            job.admitted = False
+            self._admitted -= 1
+            left = self._per_user.get(job.user, 1) - 1
+            if left > 0:
+                self._per_user[job.user] = left
+            else:
+                self._per_user.pop(job.user, None)
         if job.key is not None and self.inflight.get(job.key) is job:
             del self.inflight[job.key]
         if job.key is not None and self._running.get(job.key) is job:
@@ -385,7 +544,18 @@ class TwinService:
             "deltas_discarded": self.deltas_discarded,
             "deltas_delivered": self.deltas_delivered,
             "deltas_sent": self.deltas_sent,
-            "inflight": sorted(k for k in self.inflight),
+            # the job keys without the user part: one user's status shows no other's names
+            "inflight": sorted(k.split("/", 1)[-1] for k in self.inflight),
+            "queued": len(self._waiters),
+            "max_queued": self.max_queued,
+            "rejected_busy": self.rejected_busy,
+            "rejected_user": self.rejected_user,
+            "limits": {
+                "max_running": self.limits.max_running,
+                "max_queued": self.limits.max_queued,
+                "max_per_user": self.limits.max_per_user,
+            },
+            "threads": threading.active_count(),
             "backend_stats": self.backend_stats(),
         }
 
@@ -401,6 +571,8 @@ class TwinService:
 
     def reset_metrics(self) -> None:
         self.max_running = self.running
+        self.max_queued = len(self._waiters)
+        self.rejected_busy = self.rejected_user = 0
         self.max_running_complete = self.running_complete
         self.jobs = self.jobs_cancelled = self.deltas_total = self.deltas_discarded = 0
         self.deltas_delivered = 0
@@ -410,6 +582,7 @@ class TwinService:
     def close(self) -> None:
         for job in list(self.inflight.values()):
             job.cancel("shutdown")
+        self._executor.shutdown(wait=False, cancel_futures=True)
         twin, self._twin = self._twin, None
         if twin is not None and hasattr(twin, "close"):
             try:

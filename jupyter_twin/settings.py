@@ -7,16 +7,50 @@ overrides (traitlets config in the server, magic options, CLI flags).
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
+import logging
 import os
 from dataclasses import dataclass, field
 from typing import Any, Mapping
+from urllib.parse import urlsplit
 
 from .errors import SettingsError
+
+log = logging.getLogger("jupyter_twin")
+
+#: the one host OPENAI_API_KEY is meant for; any other host needs its own key setting
+OPENAI_OFFICIAL_HOST = "api.openai.com"
 
 BACKENDS = ("auto", "ollama", "openai", "embedded")
 
 DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
 DEFAULT_OLLAMA_MODEL = "codestral"
+
+
+def host_name(url: str | None) -> str:
+    """The lower-case host name of a URL ("" when there is none)."""
+    if not url:
+        return ""
+    try:
+        return (urlsplit(url if "://" in url else "//" + url).hostname or "").lower()
+    except ValueError:
+        return ""
+
+
+def is_official_openai(url: str | None) -> bool:
+    """True for an https URL on api.openai.com, the host OPENAI_API_KEY is issued for."""
+    return host_name(url) == OPENAI_OFFICIAL_HOST and (url or "").lower().startswith("https://")
+
+
+def is_loopback(url: str | None) -> bool:
+    """True for localhost and 127.0.0.0/8 or ::1: traffic that never leaves the machine."""
+    name = host_name(url)
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
 
 
 def _normalise_ollama_host(value: str) -> str:
@@ -94,9 +128,19 @@ class Settings:
             values["host"] = env["JUPYTER_TWIN_OPENAI_BASE_URL"]
         elif backend == "openai" and env.get("OPENAI_BASE_URL"):
             values["host"] = env["OPENAI_BASE_URL"]
-        if "api_key" not in values and backend == "openai" and env.get("OPENAI_API_KEY"):
-            values["api_key"] = env["OPENAI_API_KEY"]
         values.update({k: v for k, v in overrides.items() if v is not None})
+        if "api_key" not in values and values.get("backend", "auto") == "openai" and env.get("OPENAI_API_KEY"):
+            # OPENAI_API_KEY is a key for OpenAI: it is sent to api.openai.com only. Any
+            # other OpenAI-compatible host (a llama.cpp box on the LAN, a proxy, a typo)
+            # must be given its key explicitly (JUPYTER_TWIN_API_KEY, api_key)
+            if is_official_openai(values.get("host")):
+                values["api_key"] = env["OPENAI_API_KEY"]
+            else:
+                log.warning(
+                    "jupyter_twin: OPENAI_API_KEY is not sent to %s (it is not https://%s); set "
+                    "JUPYTER_TWIN_API_KEY or the api_key setting to send a key to that host",
+                    host_name(values.get("host")) or "an unset host", OPENAI_OFFICIAL_HOST,
+                )
         settings = cls(**values)
         settings.validate()
         return settings

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from typing import Any, Iterator
 
@@ -11,12 +12,15 @@ import httpx
 
 from ..errors import BackendError, TwinError
 from ..families import detect_family
-from ..settings import Settings
+from ..redact import strip_credentials
+from ..settings import Settings, is_loopback
 from ..stream import BackendStream
 from .base import Backend, ChatRequest, FimRequest, ModelInfo
 from .http import SocketGrip, error_for_status, error_message, map_http_error, timeout
 
 WHAT = "the OpenAI-compatible server"
+
+log = logging.getLogger("jupyter_twin")
 
 
 def _base_url(host: str) -> str:
@@ -97,9 +101,17 @@ class OpenAIBackend(Backend):
         host = host or settings.host
         if not host:
             raise ValueError("the openai backend needs a base URL (host), e.g. http://127.0.0.1:8080/v1")
-        self.host = host.rstrip("/")
-        self.base_url = _base_url(self.host)
+        self.base_url = _base_url(host.rstrip("/"))
+        # what messages and /status show: the URL without user:password@
+        self.host = strip_credentials(host.rstrip("/"))
         self.api_key = api_key if api_key is not None else settings.api_key
+        if host.lower().startswith("http://") and not is_loopback(host):
+            # cells, kernel facts and any key cross the network in clear text
+            log.warning(
+                "jupyter_twin: the OpenAI-compatible backend at %s is plain http to a host that is "
+                "not this machine: notebook text%s travel unencrypted; use https",
+                self.host, " and the API key" if self.api_key else "",
+            )
         self.model = model or settings.model or ""
         self._info: ModelInfo | None = None
         self._lock = threading.Lock()

@@ -344,7 +344,12 @@ class TwinService:
         latency = dict(base.get("last_latency") or {})
         base["last_latency"] = latency
         base["server_latency"] = dict(self.last_latency)
-        base["server"] = self.metrics()
+        # the backend's counters may be a call to the model process: not on the loop
+        try:
+            stats = await self.call(self.backend_stats, timeout=timeout)
+        except Exception:  # noqa: BLE001 - a status without counters is still a status
+            stats = None
+        base["server"] = self.metrics(backend_stats=stats)
         # for the browser: no backend credentials, no path on disk (the log has them)
         if base.get("error"):
             self.log.info("jupyter_twin: status: %s", base["error"])
@@ -532,7 +537,10 @@ class TwinService:
     def record_latency(self, task: str, seconds: float) -> None:
         self.last_latency[task] = round(seconds, 4)
 
-    def metrics(self) -> dict[str, Any]:
+    def metrics(self, *, backend_stats: Any = ...) -> dict[str, Any]:
+        """The server's counters; ``backend_stats`` given when already fetched."""
+        if backend_stats is ...:
+            backend_stats = self.backend_stats()
         return {
             "running": self.running,
             "max_running": self.max_running,
@@ -556,7 +564,7 @@ class TwinService:
                 "max_per_user": self.limits.max_per_user,
             },
             "threads": threading.active_count(),
-            "backend_stats": self.backend_stats(),
+            "backend_stats": backend_stats,
         }
 
     def backend_stats(self) -> dict[str, Any] | None:

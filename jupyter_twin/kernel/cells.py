@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 
 # A line holding only this marker (any indentation) is where ``complete`` fills in.
@@ -32,9 +33,31 @@ def find_fill_point(code: str) -> tuple[str, int]:
     """
     match = _MARKER_RE.search(code)
     if match is None:
+        if ends_a_complete_line(code):
+            # IPython may or may not leave the body's last newline: continuing after a
+            # finished line means a new line, or the model writes nothing (or glues code on)
+            code += "\n"
         return code, len(code)
     start = match.start() + len(match.group(1))
     return code[:start] + code[match.end():], start
+
+
+def ends_a_complete_line(code: str) -> bool:
+    """True when the code's last line is finished, so that "continue at the end" means the
+    next line: a block opener (``def f():``), a comment, or a line ending in a closing
+    bracket or quote where the code parses. A half-typed name (``np.su``) is not finished."""
+    last = code.rsplit("\n", 1)[-1].rstrip()
+    if not last.strip():
+        return False
+    if last.endswith(":") or last.lstrip().startswith("#"):
+        return True
+    if last[-1] not in ")]}\"'":
+        return False
+    try:
+        ast.parse(code)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return True
 
 
 def join_completion(code: str, cursor: int, completion: str) -> str:

@@ -84,11 +84,18 @@ def _output_text(output: Mapping[str, Any]) -> str:
     return ""
 
 
+_SURROGATES = re.compile("[\ud800-\udfff]")
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f]")  # below " ", except tab and newline
+# How much of one output is read: a summary keeps a few short lines, and a program can
+# print megabytes (a per-character pass over all of them would hold the server).
+MAX_OUTPUT_CHARS = 20_000
+
+
 def _clean(text: str) -> str:
     # outputs may hold anything a program printed; drop what would confuse a tokenizer
     # lone surrogates come from bytes that were not UTF-8; they cannot be encoded to send
-    text = re.sub("[\ud800-\udfff]", "\ufffd", text)
-    return "".join(ch for ch in text if ch in "\n\t" or ch >= " ")
+    text = _SURROGATES.sub("\ufffd", text)
+    return _CONTROLS.sub("", text)
 
 
 def error_text(cell: Cell, limit: int = 3000) -> str | None:
@@ -101,14 +108,16 @@ def error_text(cell: Cell, limit: int = 3000) -> str | None:
             body = text if text else head
             if head not in body:
                 body = body + "\n" + head
-            return _clean(body)[-limit:]
+            # the end of a traceback says what went wrong; read only a window of it
+            return _clean(body[-4 * limit:])[-limit:]
     return None
 
 
 # reprs that say nothing about the data: "<Figure size 640x480 with 1 Axes>",
 # "[<matplotlib.lines.Line2D at 0x7f...>]", "Text(0.5, 1.0, 'title')"; worse than
 # nothing, because a small model copies them into the cell being completed
-_OBJECT_REPR = re.compile(r"^\s*([\[(]?<[^<>=\n]*>(, <[^<>=\n]*>)*,?[\])]?|(Text|Line2D)\(.*\))\s*$")
+# (matched line by line: no pattern here crosses a newline)
+_OBJECT_REPR = re.compile(r"^[^\S\n]*([\[(]?<[^<>=\n]*>(, <[^<>=\n]*>)*,?[\])]?|(Text|Line2D)\(.*\))\s*$")
 
 
 def summarise_outputs(cell: Cell, limit: int = 300) -> str | None:
@@ -119,7 +128,7 @@ def summarise_outputs(cell: Cell, limit: int = 300) -> str | None:
         return f"error: {last}"[:limit]
     parts = []
     for output in cell.outputs:
-        text = _clean(_output_text(output))
+        text = _clean(_output_text(output)[:MAX_OUTPUT_CHARS])
         text = "\n".join(l for l in text.splitlines() if not _OBJECT_REPR.match(l)).strip()
         if text:
             parts.append(text)

@@ -24,15 +24,35 @@ TokenCounter = Callable[[str], int]
 
 IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _COMMON = set(keyword.kwlist) | set(dir(builtins)) | {"self", "cls", "np", "pd", "plt", "i", "j", "k", "x", "y"}
+# Every pattern here runs on text the user (or a downloaded notebook) wrote, in the
+# server's thread while it holds the GIL, so each one must be linear in the text:
+# ``[^\S\n]`` ("whitespace within the line") where a line is meant, never ``\s`` under
+# ``re.M`` (``^\s*`` restarts at every line start and runs across every blank line
+# after it: quadratic), and no two quantifiers that can match the same characters.
+_WS = r"[^\S\n]"
 _DEF_PATTERNS = (
-    re.compile(r"^\s*(?:async\s+)?def\s+([A-Za-z_]\w*)", re.M),
-    re.compile(r"^\s*class\s+([A-Za-z_]\w*)", re.M),
-    re.compile(r"^\s*import\s+([\w\.]+(?:\s+as\s+\w+)?(?:\s*,\s*[\w\.]+(?:\s+as\s+\w+)?)*)", re.M),
-    re.compile(r"^\s*from\s+[\w\.]+\s+import\s+\(?([^)\n]+)", re.M),
-    re.compile(r"^\s*((?:[A-Za-z_]\w*\s*,\s*)*[A-Za-z_]\w*)\s*(?::[^=\n]+)?=(?!=)", re.M),
-    re.compile(r"^\s*for\s+([\w\s,]+?)\s+in\b", re.M),
-    re.compile(r"\bas\s+([A-Za-z_]\w*)\s*:", re.M),
+    re.compile(rf"^{_WS}*(?:async{_WS}+)?def{_WS}+([A-Za-z_]\w*)", re.M),
+    re.compile(rf"^{_WS}*class{_WS}+([A-Za-z_]\w*)", re.M),
+    re.compile(
+        rf"^{_WS}*import{_WS}+([\w.]+(?:{_WS}+as{_WS}+\w+)?(?:{_WS}*,{_WS}*[\w.]+(?:{_WS}+as{_WS}+\w+)?)*)",
+        re.M,
+    ),
+    re.compile(rf"^{_WS}*from{_WS}+[\w.]+{_WS}+import{_WS}+\(?([^)\n]+)", re.M),
+    re.compile(
+        rf"^{_WS}*((?:[A-Za-z_]\w*{_WS}*,{_WS}*)*[A-Za-z_]\w*){_WS}*(?::[^=\n]+)?=(?!=)", re.M
+    ),
+    # the target list ends at a word character, so the lazy group and the blanks before
+    # "in" never compete for the same run of spaces
+    re.compile(rf"^{_WS}*for{_WS}+((?:[\w,]|{_WS})*?\w){_WS}+in\b", re.M),
+    re.compile(rf"\bas{_WS}+([A-Za-z_]\w*){_WS}*:"),
 )
+# a string literal on one line; the body alternatives are disjoint (an escape, or any
+# character but the quote, a backslash or a newline), so an unclosed quote costs one scan
+_LINE_STRING = re.compile(r"'(?:\\.|[^'\\\n])*'|\"(?:\\.|[^\"\\\n])*\"")
+_COMMENT = re.compile(r"#[^\n]*")
+# How much of one cell the name analysis reads (a 2 MB cell is data pasted into code;
+# its first 64 KiB say what it defines). Bounds the time per cell whatever the text.
+MAX_ANALYSED_CHARS = 65_536
 
 
 def estimate_tokens(text: str) -> int:
@@ -41,7 +61,9 @@ def estimate_tokens(text: str) -> int:
 
 
 def defined_names(source: str) -> set[str]:
+    """Names a cell defines (def, class, import, assignment, for, with/except ... as)."""
     names: set[str] = set()
+    source = source[:MAX_ANALYSED_CHARS]
     for pattern in _DEF_PATTERNS:
         for match in pattern.finditer(source):
             chunk = match.group(1)
@@ -56,8 +78,9 @@ def defined_names(source: str) -> set[str]:
 
 
 def used_names(source: str) -> set[str]:
-    code = re.sub(r"#.*", "", source)
-    code = re.sub(r"(['\"])(?:\\.|(?!\1).)*\1", "", code)
+    """Identifiers a cell mentions outside comments and one-line strings."""
+    code = _COMMENT.sub("", source[:MAX_ANALYSED_CHARS])
+    code = _LINE_STRING.sub("", code)
     return {n for n in IDENT.findall(code) if n not in keyword.kwlist}
 
 
@@ -108,14 +131,29 @@ def _comment(text: str) -> str:
 def python_only(source: str) -> str:
     """The cell without IPython magics and shell escapes: they are not Python, and a code
     model copies them back as nonsense ("# %%config ...")."""
-    return "\n".join(l for l in source.split("\n") if not l.lstrip().startswith(("%", "!")))
+    # the same as dropping each line whose lstrip() starts with % or ! from
+    # source.split("\n"), in C: a per-line Python loop over a 2 MB cell of blank lines
+    # took a third of a second, twice per cell per request
+    if not _MAGIC_LINE.search(source):
+        return source
+    kept = _MAGIC_LINE_SUB.sub("", source)
+    if _MAGIC_LAST_LINE.search(source) and kept.endswith("\n"):
+        kept = kept[:-1]  # the dropped last line took no newline of its own with it
+    return kept
+
+
+_MAGIC_LINE = re.compile(r"^[^\S\n]*[%!]", re.M)
+_MAGIC_LINE_SUB = re.compile(r"^[^\S\n]*[%!][^\n]*\n?", re.M)
+_MAGIC_LAST_LINE = re.compile(r"(?:^|\n)[^\S\n]*[%!][^\n]*\Z")
 
 
 def render_cell(cell: Cell, *, with_output: bool = True, max_chars: int | None = None) -> str:
-    if cell.cell_type == "markdown":
-        return "# %% [markdown]\n" + _comment(cell.source)
-    if cell.cell_type == "raw":
-        return "# %% [raw]\n" + _comment(cell.source)
+    if cell.cell_type in ("markdown", "raw"):
+        text = cell.source
+        if max_chars is not None and len(text) > 4 * max_chars:
+            # far over any budget already (the caller drops it): comment only a window
+            text = text[: 4 * max_chars] + "\n..."
+        return f"# %% [{cell.cell_type}]\n" + _comment(text)
     body = python_only(cell.source).rstrip()
     if max_chars is not None and len(body) > max_chars:
         cut = body[:max_chars]
@@ -192,9 +230,26 @@ def _without_current_line(prefix: str, suffix: str) -> str:
     """The cell minus the word being typed: what the choice of context may depend on."""
     # the partial identifier at the cursor changes on every keystroke; whole words before
     # it change rarely, and they are often the names that other cells define
-    head = re.sub(r"[A-Za-z_][A-Za-z0-9_]*\Z", "", prefix)
+    head = prefix[: len(prefix) - _trailing_identifier(prefix)]
     tail = suffix[suffix.find("\n"):] if "\n" in suffix else ""
-    return head + tail
+    # only the text near the cursor is analysed (see MAX_ANALYSED_CHARS)
+    half = MAX_ANALYSED_CHARS // 2
+    return head[-half:] + tail[:half]
+
+
+def _trailing_identifier(text: str) -> int:
+    """Length of the identifier that ends ``text`` (0 if none), scanning back from the
+    end: ``re.sub(r"[A-Za-z_]\\w*\\Z", ...)`` is quadratic on a long run of letters
+    that does not reach the end, because the search restarts at every letter."""
+    i = len(text)
+    while i > 0 and (text[i - 1] in _IDENT_CHARS):
+        i -= 1
+    while i < len(text) and text[i].isdigit():  # an identifier cannot start with a digit
+        i += 1
+    return len(text) - i
+
+
+_IDENT_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
 
 
 def build_context(

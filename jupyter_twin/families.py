@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
+from .errors import SettingsError
+
 
 @dataclass(frozen=True)
 class Family:
@@ -93,10 +95,11 @@ _NAME_PATTERNS: tuple[tuple[str, str], ...] = (
 
 
 def family_by_name(name: str) -> Family:
+    # SettingsError is a ValueError: callers that caught ValueError still do
     try:
-        return FAMILIES[name.lower()]
+        return FAMILIES[str(name).lower()]
     except KeyError:
-        raise ValueError(
+        raise SettingsError(
             f"unknown model family {name!r}; choose one of {', '.join(FAMILIES)}"
         ) from None
 
@@ -157,7 +160,11 @@ def detect_family(
     if fam:
         return fam
     if details:
-        names = [str(details.get("family") or "")] + [str(f) for f in details.get("families") or []]  # type: ignore[union-attr]
+        # a server's answer: anything may be in it, only a list of names is read
+        families = details.get("families")
+        if not isinstance(families, (list, tuple)):
+            families = []
+        names = [str(details.get("family") or "")] + [str(f) for f in families]
         for name in names:
             fam = family_from_model_name(name)
             if fam:

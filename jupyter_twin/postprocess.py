@@ -6,9 +6,20 @@ import re
 
 # where a cell ends in the prompt's own notation: the next cell's marker, a fence, or the
 # "# Out:" comment that context.render_cell puts after a cell's code
-_CELL_MARKERS = re.compile(r"^\s*(# %%|# In\[|#%%|```|# Out:)", re.M)
+# (whitespace within the line only: ``^\s*`` under re.M runs across every blank line after
+# each line start, quadratic in a run of blank lines; see _marker)
+_CELL_MARKERS = re.compile(r"^[^\S\n]*(# %%|# In\[|#%%|```|# Out:)", re.M)
 _OPENERS = {"(": ")", "[": "]", "{": "}"}
 _CLOSERS = {v: k for k, v in _OPENERS.items()}
+
+# How much of the text around the cursor cleaning reads: the engine sends at most a few
+# thousand characters each side, and a caller with a whole 2 MB cell must not make the
+# bracket counting (a Python loop) run over all of it.
+MAX_CONTEXT_CHARS = 65_536
+# (and of the model's text: a completion is a few hundred tokens)
+# The longest overlap between a completion's end and the text after the cursor that is
+# looked for (each size tried is one endswith: quadratic without a bound).
+MAX_OVERLAP_CHARS = 4096
 
 
 def current_line(prefix: str) -> str:
@@ -80,15 +91,41 @@ def strip_suffix_overlap(completion: str, suffix: str) -> str:
     if not rest_stripped:
         return completion
     comp = completion.rstrip()
-    for size in range(min(len(comp), len(rest_stripped)), 0, -1):
+    for size in range(min(len(comp), len(rest_stripped), MAX_OVERLAP_CHARS), 0, -1):
         if comp.endswith(rest_stripped[:size]) and (size > 2 or rest_stripped[:size] in _CLOSERS or size == len(rest_stripped)):
             return comp[: len(comp) - size]
     return completion
 
 
+def _marker(text: str) -> int | None:
+    """Where the text before the first cell marker ends, or None without a marker.
+
+    The same cut as the old ``^\\s*(marker)`` match: blank lines just before the marker
+    go with it (the whole text if only blanks precede it), the newline of the last line
+    with text stays."""
+    m = _CELL_MARKERS.search(text)
+    if m is None:
+        return None
+    head = text[: m.start()]
+    keep = len(head.rstrip())
+    if keep == 0:
+        return 0
+    nl = head.find("\n", keep)
+    return nl + 1 if nl >= 0 else len(head)
+
+
 # the last piece of the line before the cursor, back to a space, quote, opening bracket
 # or comma: 'degree=' in 'plt.title(f"degree='
-_LAST_PIECE = re.compile(r"[^\s\"'(\[{,]+\Z")
+_PIECE_ENDS = frozenset("\"'([{,")
+
+
+def _last_piece(line: str) -> str:
+    """Scanned back from the end (``re.search(r"[^\\s...]+\\Z")`` restarts at every
+    character of a long run that does not reach the end: quadratic)."""
+    i = len(line)
+    while i > 0 and not (line[i - 1].isspace() or line[i - 1] in _PIECE_ENDS):
+        i -= 1
+    return line[i:]
 
 
 def strip_prefix_echo(completion: str, prefix: str) -> str:
@@ -99,20 +136,21 @@ def strip_prefix_echo(completion: str, prefix: str) -> str:
         stripped = line.lstrip()
         if completion.startswith(stripped) and stripped != completion:
             return completion[len(stripped):]
-    piece = _LAST_PIECE.search(line)
+    piece = _last_piece(line)
     # none of the 400 fim-dev targets starts with the piece before its cursor
-    if piece and len(piece.group(0)) >= 3 and completion.startswith(piece.group(0)) and completion != piece.group(0):
-        return completion[len(piece.group(0)):]
+    if len(piece) >= 3 and completion.startswith(piece) and completion != piece:
+        return completion[len(piece):]
     return completion
 
 
 def clean_completion(raw: str, prefix: str, suffix: str, *, stop_markers: bool = True) -> str:
-    text = raw.replace("\r\n", "\n")
+    prefix, suffix = prefix[-MAX_CONTEXT_CHARS:], suffix[:MAX_CONTEXT_CHARS]
+    text = raw[:MAX_CONTEXT_CHARS].replace("\r\n", "\n")
     # the end of the cell: a model that goes on into the next cell or a fence has finished
     if stop_markers:
-        m = _CELL_MARKERS.search(text)
-        if m:
-            text = text[: m.start()]
+        cut = _marker(text)
+        if cut is not None:
+            text = text[:cut]
     text = strip_prefix_echo(text, prefix)
     mode = completion_mode(prefix, suffix)
     line = current_line(prefix)
@@ -202,9 +240,10 @@ def _clean_block(text: str, prefix: str) -> str:
 def is_finished(raw: str, prefix: str, suffix: str) -> bool:
     """True once the raw text holds a whole suggestion, so the model can be stopped early
     instead of generating tokens that cleaning would throw away."""
-    text = raw.replace("\r\n", "\n")
-    m = _CELL_MARKERS.search(text)
-    if m and m.start() > 0:  # text before the marker: the suggestion is whole
+    prefix, suffix = prefix[-MAX_CONTEXT_CHARS:], suffix[:MAX_CONTEXT_CHARS]
+    text = raw[:MAX_CONTEXT_CHARS].replace("\r\n", "\n")
+    cut = _marker(text)
+    if cut:  # text before the marker: the suggestion is whole
         return True
     mode = completion_mode(prefix, suffix)
     line = current_line(prefix)

@@ -167,12 +167,41 @@ def recent_turns(history: list[dict[str, str]], max_chars: int = HISTORY_CHARS) 
     return kept
 
 
-_FENCE = re.compile(r"```[ \t]*([\w+-]*)[^\n]*\n(.*?)(?:\n[ \t]*```|\Z)", re.S)
+# how much the choice between several code blocks reads (a hostile answer can hold
+# thousands of blocks, and a cell can be megabytes)
+_SIMILARITY_BLOCKS = 16
+_SIMILARITY_CHARS = 4000
+_FENCE_LANG = re.compile(r"[ \t]*([\w+-]*)")
+_FENCE_CLOSE = re.compile(r"\n[ \t]*```")
+
+
+def fenced_blocks(text: str) -> list[tuple[str, str]]:
+    r"""``(language, body)`` of each fenced block, as the single regex
+    ``"```[ \t]*([\w+-]*)[^\n]*\n(.*?)(?:\n[ \t]*```|\Z)"`` (re.S) found them, in linear
+    time: that regex backtracks over the whole rest of the line for every fence opening
+    on a last line without a newline (quadratic on hostile model text)."""
+    blocks = []
+    pos = 0
+    while True:
+        start = text.find("```", pos)
+        if start < 0:
+            break
+        newline = text.find("\n", start)
+        if newline < 0:  # an opening needs its line's end; the later ones have none either
+            break
+        lang = _FENCE_LANG.match(text, start + 3, newline).group(1)
+        close = _FENCE_CLOSE.search(text, newline + 1)
+        if close is None:
+            blocks.append((lang, text[newline + 1:]))
+            break
+        blocks.append((lang, text[newline + 1:close.start()]))
+        pos = close.end()
+    return blocks
 
 
 def extract_code(text: str, cell_source: str = "") -> str:
     """The code of an answer: its python code block, without fences or chatter."""
-    blocks = [(lang.lower(), body) for lang, body in _FENCE.findall(text)]
+    blocks = [(lang.lower(), body) for lang, body in fenced_blocks(text)]
     if blocks:
         python = [b for lang, b in blocks if lang in ("python", "py", "python3", "ipython", "")]
         chosen = python or [b for _, b in blocks]
@@ -180,13 +209,20 @@ def extract_code(text: str, cell_source: str = "") -> str:
         answers = [b for b in chosen if not re.search(r"^# %%", b, re.M)] or chosen
         if cell_source and len(answers) > 1:
             # the answer reworks the cell: the block closest to it, not a usage snippet
-            return max(answers, key=lambda b: difflib.SequenceMatcher(None, b, cell_source).ratio()).strip("\n").rstrip()
+            # (difflib is quadratic: compare the first few blocks, on a window of each)
+            window = cell_source[:_SIMILARITY_CHARS]
+            return max(
+                answers[:_SIMILARITY_BLOCKS],
+                key=lambda b: difflib.SequenceMatcher(None, b[:_SIMILARITY_CHARS], window).ratio(),
+            ).strip("\n").rstrip()
         return max(answers, key=len).strip("\n").rstrip()
     stripped = text.strip()
     try:
         ast.parse(stripped)
         return stripped
-    except SyntaxError:
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        # not Python; ValueError: lone surrogates or NUL bytes, which the parser cannot
+        # encode (found by tests/engine/test_pathological.py); the others: deep nesting
         pass
     lines = stripped.splitlines()
     # drop chatter lines before the code starts ("Here is the refactored cell:")

@@ -352,7 +352,7 @@ class TwinService:
         base["server"] = self.metrics(backend_stats=stats)
         # for the browser: no backend credentials, no path on disk (the log has them)
         if base.get("error"):
-            self.log.info("jupyter_twin: status: %s", base["error"])
+            self.log.debug("jupyter_twin: status: %s", base["error"])
         return redact_status(base)
 
     async def models(self, timeout: float = 10.0) -> list[str]:

@@ -214,6 +214,16 @@ export async function renderInert(
   host.replaceChildren(cleanHtml(html));
 }
 
+/**
+ * May this model markdown be rendered as a notebook markdown cell right away? Markdown
+ * cells are rendered with JupyterLab's default sanitizer, which loads remote images: so a
+ * cell inserted from an answer with HTML (`<`) or an image (`![`) is left unrendered, its
+ * text visible, until the user renders it.
+ */
+export function renderableAsCell(markdown: string): boolean {
+  return !/<|!\[/.test(markdown);
+}
+
 /** Markdown for a piece of code: one fence that nothing in the code can close. */
 export function fencedCode(code: string, info = 'python'): string {
   let longest = 0;

@@ -1,6 +1,8 @@
 import { MarkdownCell } from '@jupyterlab/cells';
 import { Notebook, NotebookPanel } from '@jupyterlab/notebook';
 
+import { renderableAsCell } from './inert';
+
 /** Index of the cell with this id in the notebook model, or -1. */
 export function cellIndexById(notebook: Notebook, cellId: string | null | undefined): number {
   const cells = notebook.model?.sharedModel.cells ?? [];
@@ -17,7 +19,7 @@ export function cellIndexById(notebook: Notebook, cellId: string | null | undefi
 
 /**
  * Insert a cell below `index` (one undoable step of the notebook) and make it active;
- * a markdown cell is rendered. Returns the new cell's id.
+ * a markdown cell is rendered unless it holds HTML or an image. Returns the new cell's id.
  */
 export function insertCellBelow(
   panel: NotebookPanel,
@@ -33,7 +35,8 @@ export function insertCellBelow(
   const at = Math.min(Math.max(index + 1, 0), model.sharedModel.cells.length);
   const cell = model.sharedModel.insertCell(at, { cell_type: cellType, source });
   notebook.activeCellIndex = at;
-  if (cellType === 'markdown') {
+  // model markdown with HTML or images stays unrendered (inert.ts: renderableAsCell)
+  if (cellType === 'markdown' && renderableAsCell(source)) {
     const widget = notebook.widgets[at];
     if (widget instanceof MarkdownCell) {
       widget.rendered = true;

@@ -8,6 +8,7 @@ import {
   fencedCode,
   imageText,
   protectMarkdown,
+  renderableAsCell,
   restoreHtml,
   safeClass,
   safeHref,
@@ -102,5 +103,15 @@ describe('imageText and fencedCode', () => {
   it('fences code with more backticks than it holds', () => {
     expect(fencedCode('x = 1')).toBe('```python\nx = 1\n```');
     expect(fencedCode('a\n````\nb')).toBe('`````python\na\n````\nb\n`````');
+  });
+});
+
+describe('renderableAsCell', () => {
+  it('renders plain markdown, leaves HTML and images for the user to render', () => {
+    expect(renderableAsCell('# Title\n\n**bold** and [a link](https://example.org) and `x`')).toBe(true);
+    expect(renderableAsCell('![chart](http://evil/leak?q=1)')).toBe(false);
+    expect(renderableAsCell('![chart][ref]\n\n[ref]: http://evil/leak')).toBe(false);
+    expect(renderableAsCell('<img src="http://evil/leak">')).toBe(false);
+    expect(renderableAsCell('if a < b')).toBe(false);
   });
 });

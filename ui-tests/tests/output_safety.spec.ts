@@ -196,6 +196,18 @@ test.describe('model output is inert', () => {
     expect(requests.filter(u => u.includes('/leak'))).toEqual([]);
     expect(leaks).toEqual([]);
     expect(await pwned(page)).toBeNull();
+
+    // Insert below: the markdown cell keeps the text, unrendered (it holds images and HTML)
+    await answerNode.locator('.jp-twin-insert').click();
+    await expect.poll(async () => (await cells(page)).length).toBe(before + 1);
+    expect((await cells(page))[1]).toMatchObject({ type: 'markdown', source: hostile });
+    const rendered = await page.evaluate(() => {
+      const notebook = (window as any).jupyterapp.shell.currentWidget.content;
+      return notebook.widgets[1].rendered;
+    });
+    expect(rendered).toBe(false);
+    await page.waitForTimeout(1000);
+    expect(requests.filter(u => u.includes('/leak'))).toEqual([]);
   });
 });
 

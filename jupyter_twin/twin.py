@@ -374,6 +374,9 @@ class Twin:
         try:
             backend = self.backend
             data.update(backend=backend.name, model=backend.model, host=backend.host)
+            process_status = getattr(backend, "process_status", None)
+            if callable(process_status):  # before ping, which starts a stopped model process
+                data["model_process"] = process_status()
             started = time.monotonic()
             backend.ping()
             data["ping_seconds"] = round(time.monotonic() - started, 4)

@@ -111,6 +111,9 @@ class EmbeddedBackend(Backend):
         data = self.process.stats()
         return dict(data["total"]) if data else None
 
+    def process_status(self) -> dict[str, Any]:
+        return self.process.status()
+
     def remote_info(self) -> dict[str, Any]:
         if self._remote is None:
             self._remote = self.process.get("/info")

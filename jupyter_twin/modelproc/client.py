@@ -25,9 +25,10 @@ from ..errors import BackendError, BackendTimeout, BackendUnavailable
 from ..stream import BackendStream
 from .runtime import paths, process_key, read_json
 
-# keep-alives come every 0.25 s; this much silence means the worker is stopped or hung
-SILENCE_S = 1.0
-PING_S = 0.5
+# keep-alives come every 0.25 s; after this much silence the worker is looked at
+SILENCE_S = 0.75
+# a ping it does not answer in this long means hung (the whole check stays under 2 s)
+PING_S = 1.0
 START_TIMEOUT_S = 180.0
 # a worker that died while starting is not started again for this long (no crash loop)
 STARTUP_CRASH_HOLD_S = 60.0
@@ -87,6 +88,7 @@ class ModelProcess:
         self._client: httpx.Client | None = None
         self._startup_crash: tuple[float, str] | None = None
         self.starts = 0  # workers started by this object (tests and /status read it)
+        self.last_failure: str | None = None  # the last crash or hang, for /status
 
     # --- finding and starting -------------------------------------------------
     @property
@@ -181,6 +183,7 @@ class ModelProcess:
                 msg = (f"The model process stopped while loading {self.model.name} "
                        f"({ended.get('reason')}); {REBUILD_HINT}")
                 self._startup_crash = (time.monotonic(), msg)
+                self.last_failure = msg
                 raise ModelProcessError(msg)
             time.sleep(0.05)
         raise BackendTimeout(f"The model process did not start within {START_TIMEOUT_S:.0f} s")
@@ -236,18 +239,37 @@ class ModelProcess:
     def failure(self, ep: Endpoint, exc: BaseException | None = None) -> ModelProcessError:
         """Why a request to `ep` failed: a crash (with its signal), or a hang (then the
         worker is ended, so that the next request starts a fresh one)."""
+        error = self._failure(ep, exc)
+        self.last_failure = str(error)
+        return error
+
+    def status(self) -> dict[str, Any]:
+        """For /status and `%twin status`: is a worker up, and how did the last one fail."""
+        ep = self.current()
+        return {"running": ep is not None, "pid": ep.pid if ep else None,
+                "starts": self.starts, "last_failure": self.last_failure}
+
+    def hung(self, ep: Endpoint, how: str) -> ModelProcessError:
+        """End a worker that is stopped or does not answer, so the next request starts anew."""
+        with self._lock:
+            if self._endpoint == ep:
+                self._endpoint = None
+        try:
+            os.kill(ep.pid, 9)
+        except OSError:
+            pass
+        error = ModelProcessError(f"The model process {how} and was ended; the next request starts a new one")
+        self.last_failure = str(error)
+        return error
+
+    def _failure(self, ep: Endpoint, exc: BaseException | None) -> ModelProcessError:
         with self._lock:
             if self._endpoint == ep:
                 self._endpoint = None
         if _alive(ep.pid) and _state(ep.pid) not in ("Z",):
             if _state(ep.pid) == "T" or not self._answers(ep, PING_S):
                 how = "was stopped by a signal" if _state(ep.pid) == "T" else "stopped answering"
-                try:
-                    os.kill(ep.pid, 9)
-                except OSError:
-                    pass
-                return ModelProcessError(
-                    f"The model process {how} and was ended; the next request starts a new one")
+                return self.hung(ep, how)
             return ModelProcessError(f"The model process closed the connection: {exc}")
         ended = self._wait_exit(1.0)
         reason = ended.get("reason") if ended and ended.get("pid") == ep.pid else "it is gone"
@@ -276,7 +298,12 @@ def model_process(model: Path, n_ctx: int, threads: int, idle: float = 900.0) ->
 
 class ProcessStream(BackendStream):
     """One generation streamed from the worker; cancel closes the socket, which stops the
-    model within a token."""
+    model within a token.
+
+    A watchdog thread beside the reader looks at the worker whenever the stream has been
+    silent for SILENCE_S (the worker sends keep-alives every 0.25 s): a worker stopped by
+    a signal, or one that does not answer a ping, is ended and the stream fails at once.
+    A slow but healthy worker (a loaded machine) is left alone."""
 
     def __init__(self, proc: ModelProcess, body: dict[str, Any], *, deadline: float | None) -> None:
         super().__init__(deadline=deadline)
@@ -285,19 +312,42 @@ class ProcessStream(BackendStream):
         from ..backends.http import SocketGrip
 
         self._grip = SocketGrip()
+        self._last_bytes = time.monotonic()
+        self._hung: str | None = None
         self.info: dict[str, Any] = {}
+
+    def _watch(self, ep: Endpoint, done: threading.Event) -> None:
+        while not done.wait(0.1):
+            if time.monotonic() - self._last_bytes < SILENCE_S:
+                continue
+            state = _state(ep.pid)
+            if state in ("", "Z"):
+                return  # dead: the reader sees the connection end and asks why
+            if state == "T":
+                self._hung = "was stopped by a signal"
+            elif not self._proc._answers(ep, PING_S):
+                self._hung = "stopped answering"
+            else:
+                self._last_bytes = time.monotonic()  # alive, only slow
+                continue
+            self._grip.shutdown()
+            return
 
     def _generate(self) -> Iterator[str]:
         proc = self._proc
         ep = proc.endpoint()
-        client = httpx.Client(timeout=httpx.Timeout(SILENCE_S, connect=2.0),
-                              event_hooks=self._grip.event_hooks())
+        client = httpx.Client(timeout=httpx.Timeout(None, connect=2.0), event_hooks=self._grip.event_hooks())
+        done = threading.Event()
+        watchdog = threading.Thread(target=self._watch, args=(ep, done), daemon=True, name="jupyter-twin-watch")
+        self._last_bytes = time.monotonic()
+        watchdog.start()
         try:
             with client.stream("POST", ep.url + "/generate", json=self._body, headers=ep.headers) as r:
                 if r.status_code != 200:
                     r.read()
                     raise ModelProcessError(f"The model process answered HTTP {r.status_code}: {r.text[:200]}")
                 for line in r.iter_lines():
+                    self._last_bytes = time.monotonic()
                     if not line:
                         continue
                     event = json.loads(line)
@@ -313,13 +363,20 @@ class ProcessStream(BackendStream):
                             self.done_reason = event["finish_reason"]
                         return
             if not self.cancelled and not self.finished_early:
-                raise proc.failure(ep)
+                raise self._why(ep)
         except (httpx.HTTPError, OSError, ValueError) as exc:
             if self.cancelled or self.finished_early:
                 return
-            raise proc.failure(ep, exc) from None
+            raise self._why(ep, exc) from None
         finally:
+            done.set()
             client.close()
+            watchdog.join(2.0)
+
+    def _why(self, ep: Endpoint, exc: BaseException | None = None) -> ModelProcessError:
+        if self._hung is not None:
+            return self._proc.hung(ep, self._hung)
+        return self._proc.failure(ep, exc)
 
     def _abort(self) -> None:
         self._grip.shutdown()

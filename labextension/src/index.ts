@@ -95,11 +95,18 @@ const plugin: JupyterFrontEndPlugin<void> = {
     completionManager.registerInlineProvider(provider);
 
     // sidebar
-    const sidebar = new TwinSidebar(client, tracker, rendermime, facts, (task, latency) => {
-      if (task === 'complete') {
-        status.setLatency(latency);
-      }
-    });
+    const sidebar = new TwinSidebar(
+      client,
+      tracker,
+      rendermime,
+      facts,
+      (task, latency) => {
+        if (task === 'complete') {
+          status.setLatency(latency);
+        }
+      },
+      message => status.setError(message)
+    );
     sidebar.title.icon = twinIcon;
     app.shell.add(sidebar, 'right', { rank: 600 });
     restorer?.add(sidebar, 'jupyter-twin-sidebar');

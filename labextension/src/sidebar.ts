@@ -55,7 +55,8 @@ export class TwinSidebar extends Widget {
     private _tracker: INotebookTracker,
     private _rendermime: IRenderMimeRegistry,
     private _facts: KernelFactsCache,
-    private _onLatency?: (task: string, seconds: number | null) => void
+    private _onLatency?: (task: string, seconds: number | null) => void,
+    private _onError?: (message: string) => void
   ) {
     super();
     this.id = 'jupyter-twin-sidebar';
@@ -247,6 +248,8 @@ export class TwinSidebar extends Widget {
     if (result.error) {
       answer.state = 'error';
       answer.error = result.error;
+      // the status bar shows it too (a crashed model process turns it red with the reason)
+      this._onError?.(result.error);
     } else if (result.cancelled) {
       answer.state = 'stopped';
       answer.content = result.raw;

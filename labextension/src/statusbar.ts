@@ -86,11 +86,15 @@ export class TwinStatusItem extends Widget {
     }
   }
 
+  /** Red, with the reason in the label itself (e.g. "the model process stopped (signal
+   * 11 (SIGSEGV))"): a tooltip alone is missed. The next successful status clears it. */
   setError(message: string): void {
     this._dot.classList.remove('jp-twin-dot-ok');
     this._dot.classList.add('jp-twin-dot-down');
     this.node.dataset.reachable = 'false';
     this.node.title = `jupyter_twin: ${message}`;
+    const backend = this.status?.backend ?? '?';
+    this._label.textContent = `twin: ${backend} · ${shortReason(message)}`;
   }
 
   private _showLatency(): void {
@@ -104,6 +108,12 @@ export class TwinStatusItem extends Widget {
     }
     super.dispose();
   }
+}
+
+/** The first sentence of an error, short enough for a status bar. */
+export function shortReason(message: string, max = 80): string {
+  const first = message.split(/;\s|\n/)[0].trim();
+  return first.length > max ? first.slice(0, max - 1) + '…' : first;
 }
 
 export function shortModel(model: string): string {

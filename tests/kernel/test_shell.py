@@ -171,7 +171,8 @@ def test_facts_types_and_no_side_effects():
                            "columns": {"region": facts["df"]["columns"]["region"], "revenue": "float64", "units": "int64"}}
     assert facts["s"]["len"] == 2 and facts["s"]["dtype"] == "float64"
     assert facts["arr"]["shape"] == [3, 4] and facts["arr"]["dtype"] == "float32"
-    assert facts["n"]["value"] == "5" and facts["name"]["value"] == "'hello'"
+    # issue 9 point 6: no string value is ever sent (it was "'hello'"), only its length
+    assert facts["n"]["value"] == "5" and "value" not in facts["name"] and facts["name"]["len"] == 5
     assert facts["cfg"]["len"] == 2 and facts["cfg"]["keys"] == ["lr", "epochs"]
     assert facts["big"]["len"] == 100_000 and "value" not in facts["big"]
     assert facts["blob"]["len"] == 10_000 and "value" not in facts["blob"]

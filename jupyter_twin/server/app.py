@@ -58,6 +58,10 @@ class TwinApp(ExtensionApp):
     )
     temperature = CFloat(None, allow_none=True, config=True, help="Sampling temperature.")
     threads = CInt(None, allow_none=True, config=True, help="CPU threads (embedded backend).")
+    model_idle_timeout = CFloat(
+        None, allow_none=True, config=True,
+        help="Seconds without a request after which the embedded model's process exits.",
+    )
     preload = Bool(
         True, config=True, help="Create the engine (load an embedded model) when the server starts."
     )
@@ -93,6 +97,7 @@ class TwinApp(ExtensionApp):
         "request_timeout",
         "temperature",
         "threads",
+        "model_idle_timeout",
     )
 
     def twin_settings(self) -> Settings:

@@ -120,7 +120,7 @@ export class TwinInlineProvider implements IInlineCompletionProvider {
     for (const c of cells) {
       stamp = Math.max(stamp, c.execution_count ?? 0);
     }
-    const facts = await this._facts.get(panel.sessionContext, stamp).catch(() => null);
+    const facts = await this._facts.get(panel.sessionContext, stamp, request.text).catch(() => null);
     if (signal.aborted) {
       return { items: [] };
     }

@@ -205,7 +205,7 @@ export class TwinSidebar extends Widget {
     for (const c of cells) {
       stamp = Math.max(stamp, c.execution_count ?? 0);
     }
-    const facts = await this._facts.get(panel.sessionContext, stamp).catch(() => null);
+    const facts = await this._facts.get(panel.sessionContext, stamp, cells[index].source).catch(() => null);
     const controller = new AbortController();
     this._controller = controller;
     this._setBusy(true);

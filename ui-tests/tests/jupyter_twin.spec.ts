@@ -191,15 +191,22 @@ test.describe('jupyter_twin', () => {
   });
   test('completion requests carry the kernel facts and all cells', async ({ page }) => {
     await page.notebook.createNew();
-    await setSource(page, 0, 'orders_total = 1234.5\nregions = ["north", "south"]');
+    await setSource(
+      page,
+      0,
+      'orders_total = 1234.5\nregions = ["north", "south"]\napi_token = "sk-test-0123456789"\n' +
+        'greeting = "hello there"\nunused_count = 7'
+    );
     await page.notebook.runCell(0, true);
     await page.notebook.addCell('code', 'x');
-    await setSource(page, 1, 'print(orders');
+    // facts come from jupyter_twin/kernel/facts.py, for the names this cell uses only
+    const typed = 'share = orders_total / len(regions)\nheaders = {"a": api_token, "g": greeting}\nprint(orders';
+    await setSource(page, 1, typed);
     const request = page.waitForRequest(
       r =>
         r.url().includes('/jupyter-twin/complete') &&
         r.method() === 'POST' &&
-        r.postDataJSON()?.cells?.[1]?.source === 'print(orders_',
+        r.postDataJSON()?.cells?.[1]?.source === typed + '_',
       { timeout: 60000 }
     );
     await page.notebook.enterCellEditingMode(1);
@@ -214,10 +221,17 @@ test.describe('jupyter_twin', () => {
     const body = (await request).postDataJSON();
     expect(body.index).toBe(1);
     expect(body.cells).toHaveLength(2);
-    expect(body.cursor).toBe('print(orders_'.length);
+    expect(body.cursor).toBe((typed + '_').length);
     const facts = Object.fromEntries(body.kernel_facts.map((f: any) => [f.name, f]));
     expect(facts.orders_total).toMatchObject({ type: 'float', value: '1234.5' });
     expect(facts.regions).toMatchObject({ type: 'list', len: 2 });
+    // no string values, no secrets, no names the cell does not use
+    expect(facts.api_token).toEqual({ name: 'api_token', type: 'str', len: 18 });
+    expect(facts.greeting).toEqual({ name: 'greeting', type: 'str', len: 11 });
+    expect(facts.unused_count).toBeUndefined();
+    const sent = JSON.stringify(body.kernel_facts);
+    expect(sent).not.toContain('sk-test');
+    expect(sent).not.toContain('hello');
   });
 
   test('Fix sends the error output; Fix, Document and Write tests insert code cells', async ({ page }) => {

@@ -8,6 +8,7 @@ blank lines alone took 10 s in ``defined_names``)."""
 
 from __future__ import annotations
 
+import os
 import time
 from datetime import timedelta
 
@@ -146,8 +147,10 @@ _facts = st.lists(
     max_size=4,
 )
 
+# 100 cases per property in the suite; JUPYTER_TWIN_FUZZ_EXAMPLES=2000 for a long run
+# (the figures in docs/security.md)
 FUZZ = settings(
-    max_examples=100,
+    max_examples=int(os.environ.get("JUPYTER_TWIN_FUZZ_EXAMPLES", "100")),
     deadline=timedelta(milliseconds=2000),
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     derandomize=True,  # the same cases on every run: a failure here is a regression

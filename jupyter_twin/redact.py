@@ -10,7 +10,7 @@ disk. Server logs keep the full text.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 # scheme://[userinfo@]rest, up to whitespace or a quote
@@ -46,25 +46,60 @@ def _basename(path: str) -> str:
     return parts[-1] if parts else path
 
 
+_SCHEME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+.-")
+_URL_END = frozenset(" \t\n\r\f\v'\"<>")
+
+
+def _url_spans(text: str) -> Iterator[tuple[int, int]]:
+    """The spans ``_URL.finditer`` finds, in linear time: the regex restarts at every word
+    boundary of a long run of scheme characters that does not end in "://" and scans the
+    run again each time (quadratic on "a.a.a.a...", and error texts can hold anything)."""
+    pos = 0
+    while True:
+        sep = text.find("://", pos)
+        if sep < 0:
+            return
+        begin = sep
+        while begin > pos and text[begin - 1] in _SCHEME_CHARS:
+            begin -= 1
+        start = None
+        for p in range(begin, sep):  # the first letter at a word boundary (\b[A-Za-z])
+            if text[p].isascii() and text[p].isalpha() and (p == 0 or not _is_word(text[p - 1])):
+                start = p
+                break
+        if start is None:
+            pos = sep + 1
+            continue
+        end = sep + 3
+        while end < len(text) and not (text[end] in _URL_END or text[end].isspace()):
+            end += 1
+        yield start, end
+        pos = end
+
+
+def _is_word(ch: str) -> bool:
+    return ch.isalnum() or ch == "_"
+
+
 def redact(text: Any) -> Any:
     """Text fit for the browser: URLs without credentials, paths on disk as base names."""
     if not isinstance(text, str) or not text:
         return text
     out: list[str] = []
     last = 0
-    for match in _URL.finditer(text):
-        out.append(_PATH.sub(lambda m: _basename(m.group(0)), text[last:match.start()]))
-        url = match.group(0)
+    for start, end in _url_spans(text):
+        out.append(_PATH.sub(lambda m: _basename(m.group(0)), text[last:start]))
+        url = text[start:end]
         # punctuation after a URL ends the sentence, not the URL ("at http://h:1: is it up?")
-        trail = re.search(r"[.,;:!?)\]]+$", url)
-        tail = trail.group(0) if trail else ""
-        url = url[: len(url) - len(tail)]
+        bare = url.rstrip(".,;:!?)]")
+        tail = url[len(bare):]
+        url = bare
         if url.lower().startswith("file:"):
             out.append(_basename(url))
         else:
             out.append(strip_credentials(url))
         out.append(tail)
-        last = match.end()
+        last = end
     out.append(_PATH.sub(lambda m: _basename(m.group(0)), text[last:]))
     return "".join(out)
 

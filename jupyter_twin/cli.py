@@ -47,7 +47,8 @@ def doctor(backend: str | None, model: str | None, host: str | None, as_json: bo
             report["status"] = twin.status()
         else:
             report["status"] = {"reachable": False, "error": report["smoke_test"]["message"],
-                                "backend": "embedded", "model": model, "family": None}
+                                "backend": "embedded", "model": report["smoke_test"].get("model"),
+                                "family": None}
     if as_json:
         click.echo(json.dumps(report, indent=2, default=str))
     else:
@@ -85,7 +86,7 @@ def _smoke(settings: Settings, model: str | None) -> dict[str, Any]:
     path, origin = find_local_model(model if looks_like_file else settings.model_path)
     if path is None:
         return {"ok": False, "message": origin, "system_info": "", "fix": None}
-    return dataclasses.asdict(smoke_test(path, settings.threads or default_threads()))
+    return {"model": path.name, **dataclasses.asdict(smoke_test(path, settings.threads or default_threads()))}
 
 
 def _register_optional() -> None:

@@ -18,19 +18,20 @@ from typing import Any
 
 from ..twin import Twin
 
+# one prompt per stdin line, one timing per stdout line: the two paths alternate, so a
+# change in the machine's load falls on both alike
 _BARE = r"""
 import json, sys, time, llama_cpp
-path, n_ctx, threads, prompts = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), json.loads(sys.stdin.read())
+path, n_ctx, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 llm = llama_cpp.Llama(model_path=path, n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, n_batch=512, verbose=False)
 llm.eval(llm.tokenize(b"warm up", add_bos=False))
-out = []
-for text in prompts:
-    ids = llm.tokenize(text.encode(), add_bos=False, special=True)
+print("ready", flush=True)
+for line in sys.stdin:
+    ids = llm.tokenize(json.loads(line).encode(), add_bos=False, special=True)
     llm.reset()
     t = time.monotonic()
     llm.eval(ids)
-    out.append([len(ids), time.monotonic() - t])
-print(json.dumps(out))
+    print(json.dumps([len(ids), time.monotonic() - t]), flush=True)
 """
 
 _CODE = '''def moving_average(values, window):
@@ -55,34 +56,36 @@ def run(twin: Twin, sizes: list[int], repeats: int) -> dict[str, Any]:
     threads = backend.process.threads
     n_ctx = backend.process.n_ctx
     twin.complete([{"cell_type": "code", "source": "x = 1\ny = "}], 0)  # start the process
+    bare = subprocess.Popen([sys.executable, "-c", _BARE, str(path), str(n_ctx), str(threads)],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert bare.stdin is not None and bare.stdout is not None
+    if bare.stdout.readline().strip() != "ready":
+        raise RuntimeError(f"bare llama.cpp did not start (exit {bare.wait()})")
     rows: dict[int, dict[str, list[float]]] = {}
-    prompts: list[str] = []
     serial = 0
-    for size in sizes:
-        rows[size] = {"product": [], "bare": []}
-        for _ in range(repeats):
-            serial += 1
-            cells = [{"cell_type": "code", "source": _cell(serial, size)}]
-            prompts.append(twin.preview_complete(cells, 0).prompt or "")
-            before = backend.generation_stats() or {}
-            stream = twin.stream_complete(cells, 0)
-            stream.result()
-            after = backend.generation_stats() or {}
-            evaluated = (after.get("prompt_tokens", 0) - before.get("prompt_tokens", 0)) - (
-                after.get("reused_tokens", 0) - before.get("reused_tokens", 0))
-            ttft = stream.first_token_latency or stream.latency or 0.0
-            rows[size]["product"].append(evaluated / ttft if ttft else 0.0)
-    bare = subprocess.run([sys.executable, "-c", _BARE, str(path), str(n_ctx), str(threads)],
-                          input=json.dumps(prompts), capture_output=True, text=True, timeout=1800)
-    if bare.returncode != 0:
-        raise RuntimeError(f"bare llama.cpp failed ({bare.returncode}): {bare.stderr[-500:]}")
-    timings = json.loads(bare.stdout.strip().splitlines()[-1])
-    i = 0
-    for size in sizes:
-        for _ in range(repeats):
-            n, seconds = timings[i]
-            rows[size]["bare"].append(n / seconds)
-            i += 1
+    try:
+        for size in sizes:
+            rows[size] = {"product": [], "bare": [], "tokens": []}
+            for _ in range(repeats):
+                serial += 1
+                cells = [{"cell_type": "code", "source": _cell(serial, size)}]
+                before = backend.generation_stats() or {}
+                stream = twin.stream_complete(cells, 0)
+                stream.result()
+                after = backend.generation_stats() or {}
+                evaluated = (after.get("prompt_tokens", 0) - before.get("prompt_tokens", 0)) - (
+                    after.get("reused_tokens", 0) - before.get("reused_tokens", 0))
+                ttft = stream.first_token_latency or stream.latency or 0.0
+                rows[size]["product"].append(evaluated / ttft if ttft else 0.0)
+                rows[size]["tokens"].append(evaluated)
+                # the same prompt text, bare
+                bare.stdin.write(json.dumps(twin.preview_complete(cells, 0).prompt or "") + "\n")
+                bare.stdin.flush()
+                n, seconds = json.loads(bare.stdout.readline())
+                rows[size]["bare"].append(n / seconds)
+    finally:
+        bare.stdin.close()
+        bare.wait(60)
     return {"threads": threads, "rows": {str(k): v for k, v in rows.items()}}
 
 
@@ -90,7 +93,8 @@ def table(result: dict[str, Any]) -> str:
     lines = [f"prompt evaluation, tokens/s (median), {result['threads']} threads",
              "| prompt tokens (about) | Twin.complete (model process) | bare Llama.eval | ratio |",
              "| --- | --- | --- | --- |"]
-    for size, row in result["rows"].items():
+    for row in result["rows"].values():
         p, b = statistics.median(row["product"]), statistics.median(row["bare"])
-        lines.append(f"| {size} | {p:.0f} | {b:.0f} | {p / b:.2f} |")
+        n = statistics.median(row["tokens"])
+        lines.append(f"| {n:.0f} | {p:.0f} | {b:.0f} | {p / b:.2f} |")
     return "\n".join(lines)

@@ -98,6 +98,7 @@ class Worker:
         self._roles_lock = threading.Lock()
         self.role("complete")  # load now: the process is ready when the model is
         self.special = self._special_tokens()
+        self._first_decode()
         self.last_request = time.monotonic()
         self.clients: set[int] = set()
 
@@ -106,6 +107,14 @@ class Worker:
             model_path=str(self.model_path), n_ctx=self.n_ctx, n_threads=self.threads,
             n_threads_batch=self.threads, n_batch=512, verbose=False,
         )
+
+    def _first_decode(self) -> None:
+        """Evaluate one token before saying "ready": a llama.cpp build that dies at its
+        first decode (the AMX path on some Xeons) then dies while starting, which is
+        reported with the doctor hint and not restarted in a loop."""
+        llm = self.role("complete").llm
+        llm.eval(self.tokenize("def first(xs):\n    return xs[0] if xs else None\n" * 2))
+        llm.reset()
 
     def role(self, name: str) -> Role:
         with self._roles_lock:

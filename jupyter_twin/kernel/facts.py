@@ -179,7 +179,8 @@ def _module_attr(module: str, name: str) -> Any:
     if mod is None or not _inherits(type(mod), types.ModuleType):
         return None
     value = _MODULE_DICT.__get__(mod).get(name)
-    return value if type(value) is type else None
+    # any class (torch.Tensor's metaclass is torch's own): only compared by identity
+    return value if _inherits(type(value), type) else None
 
 
 def _from_library(cls: type, *roots: str) -> bool:

@@ -19,6 +19,7 @@ from jupyter_twin import families
 from jupyter_twin.cells import Cell, summarise_outputs, to_cells
 from jupyter_twin.context import ContextOptions, build_context, defined_names, used_names
 from jupyter_twin.errors import TwinError
+from jupyter_twin.kernel.facts import collect_facts
 from jupyter_twin.postprocess import clean_completion, completion_mode, is_finished, partial_word
 from jupyter_twin.tasks import extract_code, fenced_blocks
 
@@ -79,6 +80,7 @@ def test_two_megabyte_pathological_cell_is_linear(name):
     completion_mode(text, text)
     partial_word(text, text)
     fenced_blocks(text)
+    collect_facts(text, {"a": 1, "x": 2, "df": 3})  # the kernel side's name scan
     families.detect_family(text, template=text, details={"family": text, "families": [text]})
     elapsed = time.perf_counter() - started
     assert elapsed < BOUND, f"{name}: {elapsed:.2f} s"

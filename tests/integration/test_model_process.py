@@ -58,11 +58,18 @@ def test_runtime_file_is_private_and_the_token_is_required(embedded_twin):
     assert read_json(proc.files["json"])["port"] == ep.port
 
 
-def test_the_model_is_not_loaded_in_this_process(embedded_twin):
-    embedded_twin.complete(CELLS, 1)
-    assert "llama_cpp" not in sys.modules
-    maps = Path("/proc/self/maps").read_text()
-    assert "libllama" not in maps and ".gguf" not in maps
+def test_the_model_is_not_loaded_in_the_front_doors_process(model_path):
+    # in a fresh interpreter: this test session also runs the Ollama test server in process
+    code = ("import sys; from pathlib import Path; from jupyter_twin import Twin; "
+            "t = Twin(backend='embedded', model=sys.argv[1]); "
+            "print(repr(t.complete([{'cell_type': 'code', 'source': 'def add(a, b):\\n    '}], 0))); "
+            "maps = Path('/proc/self/maps').read_text(); "
+            "print('llama_cpp' in sys.modules, 'libllama' in maps or '.gguf' in maps)")
+    out = subprocess.run([sys.executable, "-c", code, str(model_path)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    completion, flags = out.stdout.strip().splitlines()[-2:]
+    assert "return" in completion
+    assert flags == "False False"
 
 
 def test_another_process_finds_the_same_worker(embedded_twin, model_path):

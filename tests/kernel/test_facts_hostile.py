@@ -404,3 +404,60 @@ def test_the_extensions_user_expression():
     assert "sk-" not in reply["data"]["text/plain"]
     for name in list(hostile_namespace()) + list(SECRET_NS) + ["sales"]:
         shell.user_ns.pop(name, None)
+
+
+def test_through_a_real_kernel_silently():
+    """The extension's request as a real kernel sees it: empty code, silent, one user
+    expression; nothing lands in the namespace or the history, and a kernel where
+    jupyter_twin cannot be imported answers with an error (the extension then sends no
+    facts)."""
+    import os
+    from pathlib import Path
+
+    from jupyter_client import KernelManager
+
+    root = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in [str(root), os.environ.get("PYTHONPATH")] if p))
+    km = KernelManager(kernel_name="python3")
+    km.start_kernel(env=env)
+    kc = km.client()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=60)
+
+        def run(code, expressions=None, silent=False):
+            reply = kc.execute(code, silent=silent, store_history=not silent, reply=True, timeout=60,
+                               user_expressions=expressions or {})
+            return reply["content"]
+
+        expression = {"twin": EXPRESSION.format(names=json.dumps(["sales", "api_token", "lazy"]))}
+        setup = ("import sys, time, pandas as pd\nsales = pd.DataFrame({'amount': [1.0]})\n"
+                 "api_token = 'sk-kernel-123'\nclass LazyFrame:\n    calls = 0\n"
+                 "    @property\n    def schema(self):\n        LazyFrame.calls += 1\n        time.sleep(1)\n"
+                 "    columns = dtypes = shape = schema\nlazy = LazyFrame()\nsys.modules['jupyter_twin'] = None")
+        assert run(setup)["status"] == "ok"
+        blocked = run("", expression, silent=True)["user_expressions"]["twin"]
+        assert blocked["status"] == "error" and blocked["ename"] in ("ImportError", "ModuleNotFoundError")
+        assert run("del sys.modules['jupyter_twin']", silent=True)["status"] == "ok"
+
+        def probe(expr):
+            return run("", {"x": expr}, silent=True)["user_expressions"]["x"]["data"]["text/plain"]
+
+        names_before = probe("sorted(globals())")
+        count_before = probe("get_ipython().execution_count")
+        started = time.perf_counter()
+        reply = run("", expression, silent=True)
+        elapsed = time.perf_counter() - started
+        twin = reply["user_expressions"]["twin"]
+        assert twin["status"] == "ok", twin
+        facts = {f["name"]: f for f in json.loads(twin["data"]["text/plain"])}
+        assert facts["sales"]["columns"] == {"amount": "float64"}
+        assert facts["api_token"] == {"name": "api_token", "type": "str", "len": 13}
+        assert facts["lazy"] == {"name": "lazy", "type": "LazyFrame"}
+        assert elapsed < 1.0  # the schema property (1 s) never ran
+        assert probe("LazyFrame.calls") == "0"
+        assert probe("sorted(globals())") == names_before  # nothing defined in the namespace
+        assert probe("get_ipython().execution_count") == count_before  # nor in the history
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)

@@ -832,4 +832,6 @@ def facts_json(
         shell = get_ipython()
         namespace = shell.user_ns if shell is not None else {}
     facts = collect_facts(code, namespace, names=names, **limits)
-    return _JSONText(json.dumps(facts, ensure_ascii=False))
+    # ASCII escapes: a label with a lone surrogate must not break the kernel's reply; the
+    # default is never reached (facts hold only str, int, lists and dicts of them)
+    return _JSONText(json.dumps(facts, default=lambda o: f"<{_cls_name(type(o))}>"))

@@ -461,3 +461,34 @@ def test_through_a_real_kernel_silently():
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
+
+
+from datetime import timedelta  # noqa: E402
+
+from hypothesis import HealthCheck, Phase, given, settings, strategies as st  # noqa: E402
+
+_values = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.integers(min_value=2**300), st.floats(),
+              st.complex_numbers(), st.text(max_size=50), st.binary(max_size=50)),
+    lambda inner: st.one_of(st.lists(inner, max_size=5), st.tuples(inner, inner),
+                            st.dictionaries(st.one_of(st.text(max_size=10), st.integers()), inner, max_size=5),
+                            st.frozensets(st.integers(), max_size=5)),
+    max_leaves=20,
+)
+_names = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,12}", fullmatch=True)
+
+
+@settings(max_examples=100, deadline=timedelta(milliseconds=2000), derandomize=True, database=None,
+          phases=(Phase.explicit, Phase.generate), suppress_health_check=[HealthCheck.too_slow])
+@given(ns=st.dictionaries(_names, _values, max_size=12))
+def test_random_namespaces(ns):
+    started = time.perf_counter()
+    facts = collect_facts(" ".join(ns), ns)
+    assert time.perf_counter() - started < 0.05 + 0.2
+    json.loads(facts_json(" ".join(ns), ns))
+    for fact in facts:
+        value = ns[fact["name"]]
+        if type(value) in (str, bytes):
+            assert set(fact) == {"name", "type", "len"}
+        if looks_secret(fact["name"]):
+            assert "value" not in fact and "keys" not in fact

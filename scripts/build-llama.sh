@@ -21,22 +21,62 @@ KEY=$(printf '%s %s %s' "$VERSION" "$ARCH" "$ARGS" | sha256sum | cut -c1-12)
 CACHE=${JUPYTER_TWIN_WHEELS:-${XDG_CACHE_HOME:-$HOME/.cache}/jupyter_twin/wheels}/$KEY
 mkdir -p "$CACHE"
 
+PREFIX=$("$PY" -c 'import sys; print(sys.prefix)')
+VARIANTS=$("$PY" "$BUILD_PY" variants)
+ALLKEY=$KEY
+for v in $VARIANTS; do
+  ALLKEY="$ALLKEY $(printf '%s %s %s' "$VERSION" "$ARCH" "$("$PY" "$BUILD_PY" variant-args "$v")" | sha256sum | cut -c1-12)"
+done
 installed=$("$PY" -c "import importlib.metadata as m; print(m.version('llama_cpp_python'))" 2>/dev/null || true)
-stamp="$("$PY" -c 'import sys; print(sys.prefix)')/.llama-build-key"
-if [ "$installed" = "$VERSION" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$KEY" ]; then
-  echo "llama-cpp-python $VERSION already built portably ($KEY)"
+stamp="$PREFIX/.llama-build-key"
+if [ "$installed" = "$VERSION" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$ALLKEY" ]; then
+  echo "llama-cpp-python $VERSION already built portably ($ALLKEY)"
   exit 0
 fi
-wheel=$(ls "$CACHE"/llama_cpp_python-"$VERSION"-*.whl 2>/dev/null | head -1 || true)
-if [ -z "$wheel" ]; then
-  echo "building llama-cpp-python $VERSION for any $ARCH CPU (${ARGS}); 5-15 minutes on 2 cores"
-  export CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}
-  # --no-cache-dir: never take a wheel that pip built on another machine with other flags
-  CMAKE_ARGS="$ARGS" FORCE_CMAKE=1 "$PY" -m pip wheel -q --no-cache-dir --no-deps \
-    --no-binary llama-cpp-python -w "$CACHE" "llama-cpp-python==$VERSION"
-  wheel=$(ls "$CACHE"/llama_cpp_python-"$VERSION"-*.whl | head -1)
-fi
+
+# build_wheel ARGS DIR: the wheel of this version built with ARGS, cached in DIR
+build_wheel() {
+  local args=$1 dir=$2 wheel
+  mkdir -p "$dir"
+  wheel=$(ls "$dir"/llama_cpp_python-"$VERSION"-*.whl 2>/dev/null | head -1 || true)
+  if [ -z "$wheel" ]; then
+    echo "building llama-cpp-python $VERSION (${args}); 5-15 minutes on 2 cores" >&2
+    export CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}
+    # --no-cache-dir: never take a wheel that pip built on another machine with other flags
+    CMAKE_ARGS="$args" FORCE_CMAKE=1 "$PY" -m pip wheel -q --no-cache-dir --no-deps \
+      --no-binary llama-cpp-python -w "$dir" "llama-cpp-python==$VERSION" >&2
+    wheel=$(ls "$dir"/llama_cpp_python-"$VERSION"-*.whl | head -1)
+  fi
+  echo "$wheel"
+}
+
+wheel=$(build_wheel "$ARGS" "$CACHE")
 "$PY" -m pip install -q --no-cache-dir --force-reinstall --no-deps "$wheel"
 "$PY" -m pip install -q "llama-cpp-python[server]==$VERSION" >/dev/null
-echo "$KEY" > "$stamp"
-"$PY" -c "import llama_cpp; print('llama.cpp:', llama_cpp.llama_print_system_info().decode().strip())"
+
+# the faster variants: only their shared libraries, beside the package; the model process
+# picks one through LLAMA_CPP_LIB_PATH when /proc/cpuinfo has all it needs
+for v in $VARIANTS; do
+  vargs=$("$PY" "$BUILD_PY" variant-args "$v")
+  vkey=$(printf '%s %s %s' "$VERSION" "$ARCH" "$vargs" | sha256sum | cut -c1-12)
+  vroot=${JUPYTER_TWIN_WHEELS:-${XDG_CACHE_HOME:-$HOME/.cache}/jupyter_twin/wheels}/$vkey
+  vwheel=$(build_wheel "$vargs" "$vroot")
+  vdir=$("$PY" "$BUILD_PY" variant-dir "$v" "$PREFIX")
+  rm -rf "$vdir" && mkdir -p "$vdir"
+  "$PY" - "$vwheel" "$vdir" <<'PYEOF'
+import sys, zipfile, os
+wheel, target = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(wheel) as z:
+    for name in z.namelist():
+        if name.startswith("llama_cpp/lib/") and not name.endswith("/"):
+            path = os.path.join(target, os.path.basename(name))
+            with z.open(name) as src, open(path, "wb") as dst:
+                dst.write(src.read())
+PYEOF
+  echo "llama.cpp variant $v: $vdir"
+done
+echo "$ALLKEY" > "$stamp"
+"$PY" -c "import llama_cpp; print('llama.cpp (package):', llama_cpp.llama_print_system_info().decode().strip())"
+for v in $VARIANTS; do
+  LLAMA_CPP_LIB_PATH=$("$PY" "$BUILD_PY" variant-dir "$v" "$PREFIX") "$PY" -c "import llama_cpp; print('llama.cpp ($v):', llama_cpp.llama_print_system_info().decode().strip())"
+done

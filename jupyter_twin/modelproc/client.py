@@ -23,6 +23,7 @@ import httpx
 
 from ..errors import BackendError, BackendTimeout, BackendUnavailable
 from ..stream import BackendStream
+from .build import best_variant
 from .runtime import paths, process_key, read_json
 
 # keep-alives come every 0.25 s; after this much silence the worker is looked at
@@ -89,6 +90,8 @@ class ModelProcess:
         self._startup_crash: tuple[float, str] | None = None
         self.starts = 0  # workers started by this object (tests and /status read it)
         self.last_failure: str | None = None  # the last crash or hang, for /status
+        self.variant: str | None = None  # the llama.cpp build the worker runs
+        self._variant_failed = False
 
     # --- finding and starting -------------------------------------------------
     @property
@@ -165,6 +168,13 @@ class ModelProcess:
                "--n-ctx", str(self.n_ctx), "--threads", str(self.threads), "--idle", str(self.idle),
                "--runtime-file", str(f["json"]), "--exit-file", str(f["exit"]), "--detach"]
         env = dict(os.environ)
+        self.variant, lib_dir = best_variant()
+        if "LLAMA_CPP_LIB_PATH" in env:
+            self.variant = f"LLAMA_CPP_LIB_PATH={env['LLAMA_CPP_LIB_PATH']}"
+        elif lib_dir is not None and not self._variant_failed:
+            env["LLAMA_CPP_LIB_PATH"] = lib_dir  # our runtime CPU dispatch (build.py)
+        elif lib_dir is not None:
+            self.variant = "x86-64-v3 (the faster build crashed here)"
         # the worker must not inherit a kernel's or server's stdout pipes or their group:
         # it outlives the front door that started it and is shared by the others
         with open(f["log"], "ab") as log:
@@ -180,6 +190,15 @@ class ModelProcess:
                 return ep
             ended = read_json(f["exit"])
             if ended is not None:
+                if env.get("LLAMA_CPP_LIB_PATH") and "LLAMA_CPP_LIB_PATH" not in os.environ:
+                    # the faster build died on this CPU: the baseline build, once, at once
+                    self._variant_failed = True
+                    for name in ("exit", "json"):
+                        try:
+                            f[name].unlink()
+                        except FileNotFoundError:
+                            pass
+                    return self._spawn()
                 msg = (f"The model process stopped while loading {self.model.name} "
                        f"({ended.get('reason')}); {REBUILD_HINT}")
                 self._startup_crash = (time.monotonic(), msg)
@@ -246,8 +265,8 @@ class ModelProcess:
     def status(self) -> dict[str, Any]:
         """For /status and `%twin status`: is a worker up, and how did the last one fail."""
         ep = self.current()
-        return {"running": ep is not None, "pid": ep.pid if ep else None,
-                "starts": self.starts, "last_failure": self.last_failure}
+        return {"running": ep is not None, "pid": ep.pid if ep else None, "starts": self.starts,
+                "llama_build": self.variant, "last_failure": self.last_failure}
 
     def hung(self, ep: Endpoint, how: str) -> ModelProcessError:
         """End a worker that is stopped or does not answer, so the next request starts anew."""

@@ -192,3 +192,18 @@ def test_cancel_stops_the_model_process_generation(embedded_twin, no_leaked_thre
     after = stats.snapshot()
     assert after["cancelled"] == before["cancelled"] + 1
     assert after["tokens"] - before["tokens"] <= 2 + 2
+
+
+def test_a_faster_build_that_dies_here_falls_back_to_the_baseline_at_once(model_path, tmp_path, monkeypatch):
+    from jupyter_twin.modelproc import client
+
+    broken = tmp_path / "lib"
+    broken.mkdir()
+    (broken / "libllama.so").write_bytes(b"\x7fELF not a library")
+    monkeypatch.setattr(client, "best_variant", lambda: ("avx512", str(broken)))
+    monkeypatch.delenv("LLAMA_CPP_LIB_PATH", raising=False)
+    twin = _twin(model_path, num_ctx=1280)  # a process of its own
+    assert twin.complete(CELLS, 1) == "return a + b"
+    proc = twin.backend.process
+    assert proc.starts == 2 and "crashed" in proc.status()["llama_build"]
+    proc.stop()

@@ -261,3 +261,20 @@ async def test_cancel_by_request_id_still_reaches_the_job(jp_fetch: Any, service
     assert ndjson(chunks)[-1]["cancelled"] is True
     assert await settled(service)
     assert service.metrics()["inflight"] == []
+
+
+@pytest.mark.parametrize("limits", [{"max_running_jobs": 1, "max_queued_jobs": 1}], indirect=True)
+@on_server_loop
+async def test_a_newer_completion_still_supersedes_the_older_one_within_the_limits(
+    jp_fetch: Any, service: Any, fake: SlowBackend
+) -> None:
+    # one running slot: the newer request of the same editor must not be refused or wait
+    # for the older to finish; it cancels it, takes its slot, and answers
+    older = asyncio.ensure_future(fetch(jp_fetch, "complete", complete_body("same")))
+    await asyncio.sleep(0.3)
+    newer = await fetch(jp_fetch, "complete", complete_body("same"))
+    first = await older
+    assert first[0] == 200 and first[1][-1].get("cancelled") is True and first[1][-1]["reason"] == "superseded"
+    assert newer[0] == 200 and newer[1][-1].get("done") is True
+    assert fake.peak_active == 1
+    assert await settled(service)

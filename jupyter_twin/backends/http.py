@@ -48,6 +48,18 @@ class SocketGrip:
             if shut:
                 _shutdown(stream)
 
+    def send(self, data: bytes) -> None:
+        """Write raw bytes on the open connections (a note to the server before shutdown)."""
+        with self._lock:
+            streams = list(self._streams)
+        for stream in streams:
+            try:
+                sock = stream.get_extra_info("socket")
+                if sock is not None:
+                    sock.send(data)
+            except (OSError, AttributeError):
+                pass
+
     def shutdown(self) -> None:
         with self._lock:
             self._shut = True

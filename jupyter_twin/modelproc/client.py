@@ -25,6 +25,7 @@ from ..errors import BackendError, BackendTimeout, BackendUnavailable
 from ..stream import BackendStream
 from .build import best_variant
 from .runtime import paths, process_key, read_json
+from .worker import FINISHED
 
 # keep-alives come every 0.25 s; after this much silence the worker is looked at
 SILENCE_S = 0.75
@@ -398,4 +399,6 @@ class ProcessStream(BackendStream):
         return self._proc.failure(ep, exc)
 
     def _abort(self) -> None:
+        if self.finished_early:
+            self._grip.send(FINISHED)  # the worker counts it as completed, not cancelled
         self._grip.shutdown()

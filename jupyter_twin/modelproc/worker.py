@@ -43,6 +43,9 @@ from ..families import FAMILIES
 from .runtime import write_private_json
 
 KEEPALIVE_S = 0.25
+# a client that stops a generation because the suggestion is whole sends this byte before
+# closing, so that the counters tell an early finish from a user's cancel
+FINISHED = b"F"
 _END = object()
 
 
@@ -185,6 +188,7 @@ class Generation:
         self.stop_ids = stop_ids
         self.events: queue.Queue[Any] = queue.Queue()
         self.stop = threading.Event()
+        self.finished_early = False
         self.thread = threading.Thread(target=self._run, name="twin-generation", daemon=True)
 
     def _should_stop(self, input_ids: Any, logits: Any) -> bool:
@@ -225,7 +229,7 @@ class Generation:
                         first = False
                     role.stats.add("tokens")
                     if self.stop.is_set():
-                        outcome = "cancelled"
+                        outcome = "completed" if self.finished_early else "cancelled"
                         break
                     choice = chunk["choices"][0]
                     if self.kind == "chat":
@@ -237,7 +241,7 @@ class Generation:
                     self.events.put({"t": text or ""})
             finally:
                 gen.close()
-            if self.stop.is_set():
+            if self.stop.is_set() and not self.finished_early:
                 outcome = "cancelled"
         except Exception as exc:  # the model failed: hand the error to the client
             outcome = "failed"
@@ -354,7 +358,10 @@ def _watch_disconnect(sock: Any, gen: Generation) -> None:
         try:
             readable, _, _ = select.select([sock], [], [], 0.5)
             if readable:
-                if sock.recv(1, socket.MSG_PEEK) == b"":
+                data = sock.recv(1, socket.MSG_PEEK)
+                if data == FINISHED:  # the client has the whole suggestion: not a cancel
+                    gen.finished_early = True
+                if data in (b"", FINISHED):
                     gen.stop.set()
                     return
                 time.sleep(0.05)  # unexpected bytes from the client: do not spin on them

@@ -129,11 +129,14 @@ def test_a_worker_that_crashes_at_start_up_is_not_restarted_in_a_loop(tmp_path):
     with pytest.raises(ModelProcessError) as err:
         twin.complete(CELLS, 1)
     assert "while loading broken.gguf" in str(err.value) and "doctor" in str(err.value)
+    # one start, or two where a faster llama.cpp build was tried first (then the baseline)
+    starts = twin.backend.process.starts
+    assert starts in (1, 2)
     t = time.monotonic()
     with pytest.raises(ModelProcessError):
         twin.complete(CELLS, 1)
     assert time.monotonic() - t < 1.0
-    assert twin.backend.process.starts == 1
+    assert twin.backend.process.starts == starts  # the next request starts nothing
 
 
 def test_a_completion_does_not_wait_behind_a_chat_answer_and_does_not_cut_it(embedded_twin):

@@ -1,8 +1,10 @@
 """Prompt evaluation of llama-cpp-python builds against each other (issue 14, point 4).
 
-    python benchmarks/llama_builds.py NAME=PYTHON [NAME=PYTHON ...] [--sizes 500,1000] [--rounds 3]
+    python benchmarks/llama_builds.py NAME=PYTHON[@LIBDIR] ... [--sizes 500,1000] [--rounds 3]
 
-Each PYTHON is the interpreter of a virtual environment with one llama-cpp-python build.
+Each PYTHON is the interpreter of a virtual environment with one llama-cpp-python build;
+@LIBDIR loads that folder's llama.cpp libraries instead (LLAMA_CPP_LIB_PATH), as the
+model process does with the AVX-512 variant.
 Every build gets the same prompts, in alternating rounds (a change in the machine's load
 falls on all alike), evaluated from an empty KV cache; a build that crashes is reported
 with its signal. Prints tokens/s (median) per build and prompt size.
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -36,9 +39,13 @@ def main() -> None:
     sizes = [int(s) for s in args.sizes.split(",")]
     builds = dict(b.split("=", 1) for b in args.builds)
     procs = {}
-    for name, python in builds.items():
+    for name, spec in builds.items():
+        python, _, lib_dir = spec.partition("@")
+        env = {k: v for k, v in os.environ.items() if k != "LLAMA_CPP_LIB_PATH"}
+        if lib_dir:
+            env["LLAMA_CPP_LIB_PATH"] = lib_dir
         proc = subprocess.Popen([python, "-c", _BARE, str(model), "4096", str(args.threads)],
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
         if proc.stdout.readline().strip() != "ready":
             print(f"{name}: did not start ({describe(proc.wait())})")
             continue

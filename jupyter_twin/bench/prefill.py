@@ -10,12 +10,14 @@ first token, as the user waits for it.
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+from ..modelproc.build import best_variant
 from ..twin import Twin
 
 # one prompt per stdin line, one timing per stdout line: the two paths alternate, so a
@@ -56,8 +58,13 @@ def run(twin: Twin, sizes: list[int], repeats: int) -> dict[str, Any]:
     threads = backend.process.threads
     n_ctx = backend.process.n_ctx
     twin.complete([{"cell_type": "code", "source": "x = 1\ny = "}], 0)  # start the process
+    # the same llama.cpp build as the model process loads (build.best_variant)
+    env = dict(os.environ)
+    variant, lib_dir = best_variant()
+    if lib_dir is not None and "LLAMA_CPP_LIB_PATH" not in env:
+        env["LLAMA_CPP_LIB_PATH"] = lib_dir
     bare = subprocess.Popen([sys.executable, "-c", _BARE, str(path), str(n_ctx), str(threads)],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
     assert bare.stdin is not None and bare.stdout is not None
     if bare.stdout.readline().strip() != "ready":
         raise RuntimeError(f"bare llama.cpp did not start (exit {bare.wait()})")
@@ -86,11 +93,11 @@ def run(twin: Twin, sizes: list[int], repeats: int) -> dict[str, Any]:
     finally:
         bare.stdin.close()
         bare.wait(60)
-    return {"threads": threads, "rows": {str(k): v for k, v in rows.items()}}
+    return {"threads": threads, "build": variant, "rows": {str(k): v for k, v in rows.items()}}
 
 
 def table(result: dict[str, Any]) -> str:
-    lines = [f"prompt evaluation, tokens/s (median), {result['threads']} threads",
+    lines = [f"prompt evaluation, tokens/s (median), {result['threads']} threads, llama.cpp build {result['build']}",
              "| prompt tokens (about) | Twin.complete (model process) | bare Llama.eval | ratio |",
              "| --- | --- | --- | --- |"]
     for row in result["rows"].values():

@@ -57,7 +57,7 @@ def main() -> None:
     serial = [0]
     timed_completions(twin, 2, serial)  # warm
     alone = timed_completions(twin, args.n, serial)
-    chat = twin.stream("explain", CELLS, 1)
+    chat = twin.stream("ask", CELLS, 1, question="Write a long, detailed tutorial on Python decorators with many examples.")
     result: dict = {}
 
     def consume() -> None:

@@ -143,7 +143,10 @@ class EmbeddedBackend(Backend):
         return self._info
 
     def ping(self) -> None:
-        self.process.get("/health")
+        # a status poll must not start the model process again after it exited idle: once
+        # the model's facts are known, an idle process is fine (the next request starts it)
+        if self._remote is None or self.process.current() is not None:
+            self.process.get("/health")
         self.info()
 
     def tokenize(self, text: str) -> list[int]:

@@ -75,7 +75,11 @@ def best_variant(flags: frozenset[str] | None = None, prefix: str | None = None)
     import os
 
     flags = cpu_flags() if flags is None else flags
+    # JUPYTER_TWIN_LLAMA_BUILD=baseline: what a CPU without AVX-512 (an AMD Zen 3, say) loads
+    forced = os.environ.get("JUPYTER_TWIN_LLAMA_BUILD", "")
     for name, (_, needs) in VARIANTS.items():
+        if forced and forced != name:
+            continue
         folder = variant_dir(name, prefix)
         if needs <= flags and os.path.exists(os.path.join(folder, "libllama.so")):
             return name, folder

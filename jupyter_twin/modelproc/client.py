@@ -154,6 +154,7 @@ class ModelProcess:
                 ep = self._from_file()  # someone else may have started it meanwhile
                 if ep is not None and self._answers(ep):
                     return ep
+                self._end_stale()
                 for name in ("exit", "json"):
                     try:
                         f[name].unlink()
@@ -162,6 +163,20 @@ class ModelProcess:
                 return self._spawn()
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _end_stale(self) -> None:
+        """A worker in the runtime file that is stopped or does not answer holds memory
+        for nothing: end it before starting the next one."""
+        data = read_json(self.files["json"]) or {}
+        try:
+            pid = int(data.get("pid", 0))
+        except (TypeError, ValueError):
+            return
+        if pid > 0 and _alive(pid) and _state(pid) not in ("Z", ""):
+            try:
+                os.kill(pid, 9)
+            except OSError:
+                pass
 
     def _spawn(self) -> Endpoint:
         f = self.files

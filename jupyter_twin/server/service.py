@@ -293,7 +293,11 @@ class TwinService:
         def run() -> None:
             try:
                 twin = self.twin()
-                getattr(twin, "backend", None)  # builds the backend: loads an embedded model
+                # builds the backend and starts an embedded model's process, so that the
+                # first keystroke does not wait for the model to load
+                backend = getattr(twin, "backend", None)
+                if backend is not None and backend.name == "embedded":
+                    backend.info()
             except Exception as exc:  # reported by status
                 self.log.warning("jupyter_twin: engine not ready: %s", exc)
 

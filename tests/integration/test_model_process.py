@@ -158,11 +158,14 @@ def test_a_completion_does_not_wait_behind_a_chat_answer_and_does_not_cut_it(emb
 def test_idle_worker_exits_and_the_next_request_starts_one(model_path):
     # its own context size: a process of its own, with a 3 s idle time
     twin = _twin(model_path, num_ctx=1024, model_idle_timeout=3.0)
+    twin.backend.info()  # as the server's preload does
     pid = _worker_pid(twin)
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
         time.sleep(0.2)
     assert not Path(f"/proc/{pid}").exists()
+    # a status poll does not start it again (JupyterLab polls every 30 s)
+    assert twin.status()["reachable"] and twin.backend.process.current() is None
     assert twin.complete(CELLS, 1) == "return a + b"
     assert _worker_pid(twin) != pid
     twin.backend.process.stop()
@@ -210,3 +213,17 @@ def test_a_faster_build_that_dies_here_falls_back_to_the_baseline_at_once(model_
     proc = twin.backend.process
     assert proc.starts == 2 and "crashed" in proc.status()["llama_build"]
     proc.stop()
+
+
+def test_the_build_a_cpu_without_avx512_gets_runs_here_too(model_path, monkeypatch):
+    from jupyter_twin.modelproc.build import VARIANTS, best_variant
+
+    amd_zen3 = frozenset({"avx", "avx2", "fma", "f16c", "bmi2", "sse4_2"})
+    assert best_variant(amd_zen3)[1] is None  # no AVX-512: the package's x86-64-v3 build
+    assert best_variant(amd_zen3 | VARIANTS["avx512"][1])[0] in ("avx512", "x86-64-v3")
+    monkeypatch.setenv("JUPYTER_TWIN_LLAMA_BUILD", "baseline")
+    twin = _twin(model_path, num_ctx=1792)  # a process of its own, on the baseline build
+    assert twin.complete(CELLS, 1) == "return a + b"
+    info = twin.backend.info().details["system_info"]
+    assert "AVX2 = 1" in info and "AVX512 = 1" not in info and "AMX" not in info
+    twin.backend.process.stop()

@@ -43,8 +43,13 @@ def main(argv: list[str] | None = None) -> int:
                         "nobody's child, outlives the front door that started it, and leaves "
                         "that front door no thread or zombie to reap")
     args = p.parse_args(argv)
-    if args.detach and os.fork() > 0:
-        os._exit(0)
+    if args.detach:
+        pid = os.fork()
+        if pid > 0:
+            print(pid, flush=True)
+            os._exit(0)
+        # the starter reads our stdout to its end: hand it over to the log (stderr)
+        os.dup2(2, 1)
     cmd = [sys.executable, "-m", "jupyter_twin.modelproc.worker", "--model", args.model,
            "--n-ctx", str(args.n_ctx), "--threads", str(args.threads), "--idle", str(args.idle),
            "--runtime-file", args.runtime_file]
@@ -64,10 +69,12 @@ def main(argv: list[str] | None = None) -> int:
             runtime.unlink()
         except OSError:
             pass
-    write_private_json(Path(args.exit_file), {
-        "pid": child.pid, "returncode": rc, "reason": describe(rc),
-        "at_startup": not ready, "started": started, "ended": time.time(),
-    })
+    record = {"pid": child.pid, "returncode": rc, "reason": describe(rc),
+              "at_startup": not ready, "started": started, "ended": time.time()}
+    # one record per worker pid too: the shared one may be replaced by the next start
+    # before the front door that saw this worker die has read it
+    write_private_json(Path(f"{args.exit_file}-{child.pid}"), record)
+    write_private_json(Path(args.exit_file), record)
     return 0
 
 

@@ -84,6 +84,9 @@ class ModelProcess:
         self.threads = threads
         self.idle = idle
         self.key = process_key(model, n_ctx, threads)
+        # fixed once: the runtime directory comes from the environment, and a front door
+        # must keep looking where it started its process (tests change it per test)
+        self._files = paths(self.key)
         self._lock = threading.Lock()
         self._endpoint: Endpoint | None = None
         self._hello: set[int] = set()
@@ -97,7 +100,7 @@ class ModelProcess:
     # --- finding and starting -------------------------------------------------
     @property
     def files(self) -> dict[str, Path]:
-        return paths(self.key)
+        return self._files
 
     def _from_file(self) -> Endpoint | None:
         data = read_json(self.files["json"])
@@ -133,20 +136,23 @@ class ModelProcess:
         return ep
 
     def current(self) -> Endpoint | None:
-        """The running worker, if there is one (never starts one)."""
-        ep = self._endpoint or self._from_file()
-        return ep if ep is not None and _alive(ep.pid) else None
+        """The running worker, if there is one (never starts one). Another front door may
+        have replaced the one this object last used: then the runtime file names it."""
+        for ep in (self._endpoint, self._from_file()):
+            if ep is not None and _alive(ep.pid) and _state(ep.pid) != "Z":
+                return ep
+        return None
 
     @property
     def running(self) -> bool:
         """True if a process is up (never starts one)."""
-        ep = self._endpoint or self._from_file()
-        return ep is not None and _alive(ep.pid)
+        return self.current() is not None
 
     def _start(self) -> Endpoint:
         if self._startup_crash and time.monotonic() - self._startup_crash[0] < STARTUP_CRASH_HOLD_S:
             raise ModelProcessError(self._startup_crash[1])
         f = self.files
+        f["lock"].parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd = os.open(f["lock"], os.O_RDWR | os.O_CREAT, 0o600)
         with os.fdopen(fd, "r+") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)  # one starter at a time, across processes
@@ -155,6 +161,12 @@ class ModelProcess:
                 if ep is not None and self._answers(ep):
                     return ep
                 self._end_stale()
+                for old in f["exit"].parent.glob(f["exit"].name + "-*"):
+                    try:  # per-worker records nobody read (idle exits, ended hangs)
+                        if time.time() - old.stat().st_mtime > 60:
+                            old.unlink()
+                    except OSError:
+                        pass
                 for name in ("exit", "json"):
                     try:
                         f[name].unlink()
@@ -195,9 +207,14 @@ class ModelProcess:
         # it outlives the front door that started it and is shared by the others
         with open(f["log"], "ab") as log:
             os.chmod(f["log"], 0o600)
-            sup = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+            sup = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log,
                                    start_new_session=True, close_fds=True, env=env)
-        sup.wait(30)  # the launcher forks the supervisor and returns at once
+        # the launcher forks the supervisor, prints its pid and returns at once
+        out, _ = sup.communicate(timeout=60)
+        try:
+            supervisor = int(out.split()[0])
+        except (ValueError, IndexError):
+            raise ModelProcessError(f"The model process could not be started; see {f['log']}") from None
         self.starts += 1
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
@@ -205,6 +222,8 @@ class ModelProcess:
             if ep is not None:
                 return ep
             ended = read_json(f["exit"])
+            if ended is None and (not _alive(supervisor) or _state(supervisor) == "Z"):
+                ended = self._wait_exit(0.5) or {"reason": f"its supervisor ended; see {f['log'].name}"}
             if ended is not None:
                 if env.get("LLAMA_CPP_LIB_PATH") and "LLAMA_CPP_LIB_PATH" not in os.environ:
                     # the faster build died on this CPU: the baseline build, once, at once
@@ -223,11 +242,18 @@ class ModelProcess:
             time.sleep(0.05)
         raise BackendTimeout(f"The model process did not start within {START_TIMEOUT_S:.0f} s")
 
-    def _wait_exit(self, wait: float) -> dict[str, Any] | None:
+    def _wait_exit(self, wait: float, pid: int | None = None) -> dict[str, Any] | None:
+        """The supervisor's record of how a worker ended (of worker `pid` if given)."""
+        path = self.files["exit"] if pid is None else Path(f"{self.files['exit']}-{pid}")
         end = time.monotonic() + wait
         while True:
-            data = read_json(self.files["exit"])
+            data = read_json(path)
             if data is not None or time.monotonic() >= end:
+                if data is not None and pid is not None:
+                    try:
+                        path.unlink()  # read: the per-pid record has served
+                    except OSError:
+                        pass
                 return data
             time.sleep(0.02)
 
@@ -261,7 +287,7 @@ class ModelProcess:
 
     def stats(self) -> dict[str, Any] | None:
         """The worker's generation counters, or None if no worker runs (never starts one)."""
-        ep = self._endpoint or self._from_file()
+        ep = self.current()
         if ep is None or _state(ep.pid) in ("T", "Z", ""):
             return None
         try:
@@ -306,14 +332,14 @@ class ModelProcess:
                 how = "was stopped by a signal" if _state(ep.pid) == "T" else "stopped answering"
                 return self.hung(ep, how)
             return ModelProcessError(f"The model process closed the connection: {exc}")
-        ended = self._wait_exit(1.0)
-        reason = ended.get("reason") if ended and ended.get("pid") == ep.pid else "it is gone"
+        ended = self._wait_exit(1.5, ep.pid)
+        reason = ended.get("reason") if ended else "it is gone"
         return ModelProcessError(f"The model process stopped ({reason}); the next request starts a new one")
 
     def stop(self) -> None:
         """End the worker (tests, `jupyter-twin model stop`)."""
-        ep = self._endpoint or self._from_file()
-        if ep is not None and _alive(ep.pid):
+        ep = self.current()
+        if ep is not None:
             os.kill(ep.pid, 15)
         self._endpoint = None
 

@@ -58,8 +58,13 @@ def _peers(events: list) -> set:
     return peers
 
 
-def test_embedded_opens_no_connection(embedded_twin):
-    assert _record(embedded_twin) == []
+def test_embedded_connects_only_to_its_model_process_on_loopback(embedded_twin):
+    # the model runs in a process of its own (docs/model-process.md): the only peer is
+    # that process, on 127.0.0.1, and no name is looked up
+    port = embedded_twin.backend.process.endpoint().port
+    events = _record(embedded_twin)
+    assert _peers(events) <= {("127.0.0.1", port)}
+    assert all(ev[1] == "127.0.0.1" for ev in events if ev[0] == "getaddrinfo")
 
 
 def test_ollama_connects_only_to_its_host(model_path):

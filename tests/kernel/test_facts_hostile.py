@@ -294,7 +294,8 @@ def test_time_budget_is_checked_inside_the_work():
     facts = collect_facts(code, ns, max_names=200, max_chars=10**9, time_budget=0.02)
     elapsed = time.perf_counter() - started
     assert 0 < len(facts) < 200
-    assert elapsed < 0.02 + 0.03, elapsed
+    # slack for a shared 2-core machine; without the in-work check this took 0.3 s
+    assert elapsed < 0.02 + 0.15, elapsed
     # and a deadline already over describes a DataFrame by its type only
     over = facts_mod._Deadline(-1.0)
     assert describe("df", ns["frame0"], over) == {"name": "df", "type": "pandas.DataFrame"}

@@ -198,7 +198,7 @@ class ModelProcess:
         env = dict(os.environ)
         self.variant, lib_dir = best_variant()
         if "LLAMA_CPP_LIB_PATH" in env:
-            self.variant = f"LLAMA_CPP_LIB_PATH={env['LLAMA_CPP_LIB_PATH']}"
+            self.variant = "LLAMA_CPP_LIB_PATH (set by the user)"  # no path to the browser
         elif lib_dir is not None and not self._variant_failed:
             env["LLAMA_CPP_LIB_PATH"] = lib_dir  # our runtime CPU dispatch (build.py)
         elif lib_dir is not None:

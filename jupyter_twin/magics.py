@@ -520,6 +520,11 @@ class TwinMagics(Magics):
         lat_text = ", ".join(f"{k} {v:.2f} s" for k, v in lat.items()) or "none yet"
         print(f"backend: {status.get('backend')}  model: {status.get('model')}  host: {status.get('host') or '-'}")
         print(f"{reach}; last latency: {lat_text}")
+        proc = status.get("model_process")
+        if proc:  # the embedded model's own process (docs/model-process.md)
+            state = f"running, pid {proc['pid']}" if proc.get("running") else "not running (starts on the next request)"
+            print(f"model process: {state}; llama.cpp build: {proc.get('llama_build') or '-'}"
+                  + (f"; last failure: {proc['last_failure']}" if proc.get("last_failure") else ""))
         print(f"front end extension: {'yes' if self.live.present else 'not seen'}; "
               f"kernel facts: {'on' if self.kernel_facts else 'off'}; tab completion: {'on' if self.tab_completion else 'off'}")
         return None  # printed; nothing to echo

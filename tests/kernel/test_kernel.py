@@ -274,5 +274,8 @@ def test_model_process_crash_mid_stream_is_one_line_and_the_kernel_lives(kernel,
     # the kernel kept its variables, and the next request starts a new model process
     reply, msgs = kernel.execute("print(survivor + 1)")
     assert kernel.stdout(msgs).strip() == "42"
+    reply, msgs = kernel.execute("%twin status")
+    status = kernel.stdout(msgs)
+    assert "model process: not running" in status and "last failure: The model process" in status, status
     reply, msgs = kernel.execute("%%explain\ndef add(a, b):\n    return a + b", "crash-2")
     assert reply["status"] == "ok" and not kernel.stdout(msgs, "stderr").strip()

@@ -249,11 +249,9 @@ class ModelProcess:
         while True:
             data = read_json(path)
             if data is not None or time.monotonic() >= end:
-                if data is not None and pid is not None:
-                    try:
-                        path.unlink()  # read: the per-pid record has served
-                    except OSError:
-                        pass
+                # kept, not deleted on read: several requests (a status poll, the stream
+                # that saw the crash) may each ask why this worker ended; _start removes
+                # records older than a minute
                 return data
             time.sleep(0.02)
 

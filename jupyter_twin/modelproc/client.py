@@ -25,7 +25,7 @@ from ..errors import BackendError, BackendTimeout, BackendUnavailable
 from ..stream import BackendStream
 from .build import best_variant
 from .runtime import paths, process_key, read_json
-from .worker import FINISHED
+from .worker import FINISHED, _alive  # one liveness check for both sides
 
 # keep-alives come every 0.25 s; after this much silence the worker is looked at
 SILENCE_S = 0.75
@@ -54,16 +54,6 @@ class Endpoint:
     @property
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _state(pid: int) -> str:

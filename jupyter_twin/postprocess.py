@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 # where a cell ends in the prompt's own notation: the next cell's marker, a fence, or the
@@ -82,6 +83,11 @@ def _bracket_depth(text: str) -> int:
             depth -= 1
         i += 1
     return depth
+
+
+# the same prefix is cleaned again at every streamed delta (TaskStream.partial): counting
+# its brackets once keeps that per-delta call at a fraction of a millisecond for big cells
+_prefix_depth = functools.lru_cache(maxsize=16)(_bracket_depth)
 
 
 def strip_suffix_overlap(completion: str, suffix: str) -> str:
@@ -167,7 +173,7 @@ def clean_completion(raw: str, prefix: str, suffix: str, *, stop_markers: bool =
         text = first
         # closers beyond what the cell has opened before the cursor (calls may span lines)
         # are the model closing brackets that do not exist
-        open_before = max(0, _bracket_depth(prefix))
+        open_before = max(0, _prefix_depth(prefix))
         if _bracket_depth(text) < -open_before:
             text = _trim_unbalanced_closers(text, open_before)
     else:

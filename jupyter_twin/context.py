@@ -271,82 +271,176 @@ def build_context(
     while count(suffix) > opts.max_suffix_tokens and len(suffix) > 64:
         suffix = _clip_suffix(suffix, int(len(suffix) * 0.8))
 
-    sources: list[Source] = []
-    blocks: list[tuple[int, str]] = []  # (cell index or -1 for facts, text)
-    budget = opts.budget_tokens
-
     facts_text = render_kernel_facts(kernel_facts or []) if opts.strategy != "cell" else ""
-    if facts_text:
-        tokens = count(facts_text)
-        if tokens <= budget // 2:
-            budget -= tokens
-            sources.append(Source(None, "kernel", f"{len(kernel_facts or [])} live variables", tokens))
-        else:
-            facts_text = ""
-
-    if opts.strategy != "cell":
-        steady = _without_current_line(active.source[:cursor], active.source[cursor:])
-        chosen = choose_cells(cells, index, steady, opts)
-        for score, j, reason in chosen:
-            cell = cells[j]
-            text = render_cell(cell, with_output=opts.include_outputs, max_chars=max(200, budget * 3))
-            tokens = count(text) + 1
-            if tokens > budget:
-                continue
-            budget -= tokens
-            blocks.append((j, text))
-            sources.append(Source(j, cell.cell_type, reason, tokens))
-    # notebook order reads naturally; cells below the active one go first, far from the cursor
-    below = sorted((b for b in blocks if b[0] > index), key=lambda b: b[0])
-    above = sorted((b for b in blocks if b[0] < index), key=lambda b: b[0])
-    parts = [t for _, t in below] + [t for _, t in above]
-    if facts_text:
-        parts.append(facts_text)
+    if opts.strategy == "cell":
+        return Context(stable="", prefix=prefix, suffix=suffix)
+    steady = _without_current_line(active.source[:cursor], active.source[cursor:])
+    layout = lay_out(cells, index, steady, opts, count, facts_text, len(kernel_facts or []))
+    parts = [text for _j, text in layout.blocks]
+    if layout.facts:
+        parts.append(layout.facts)
     stable = "\n\n".join(parts)
     stable = stable + "\n\n# %%\n" if stable else ""
-    sources.sort(key=lambda s: (s.cell is None, s.cell if s.cell is not None else 0))
-    return Context(stable=stable, prefix=prefix, suffix=suffix, sources=sources, facts=facts_text)
+    return Context(stable=stable, prefix=prefix, suffix=suffix, sources=layout.sources, facts=layout.facts)
 
 
-def choose_cells(
-    cells: Sequence[Cell], index: int, steady_source: str, opts: ContextOptions
-) -> list[tuple[float, int, str]]:
-    """Candidate cells, best first, each with a score and a human-readable reason."""
-    used = used_names(steady_source) - _COMMON
-    used_all = used_names(steady_source)
+# The layout that survives moving between cells. The backend reuses the longest common
+# start of two prompts, so what comes first must change least often:
+#   1. the window: the cells just above, in notebook order, from a first cell that only
+#      moves in steps (WINDOW_STEP); going on to the next cell appends the cell
+#      just left to it, and going back removes the end; nothing before is evaluated again;
+#   2. pins: cells above the window that define names the cell uses (they change when the
+#      cell starts using other names: only they and what follows are evaluated again);
+#   3. a few cells below (they change at every move, so they come late);
+#   4. the kernel facts (they change at every execution), then the cell itself.
+#: the window's share of the budget; it does not depend on the facts or on the active
+#: cell's text, or it would move while the user types or runs cells
+WINDOW_SHARE = 0.6
+#: cells below get at most this share and at most BELOW_CELLS of them
+BELOW_SHARE = 0.15
+BELOW_CELLS = 3
+#: the window's start moves in steps of 1/WINDOW_STEP of its budget: moving it evaluates
+#: the window again, so it moves once a quarter of the window has been added, not at every
+#: cell; the window is always at least 3/4 full
+WINDOW_STEP = 4
+
+
+@dataclass
+class Layout:
+    blocks: list[tuple[int, str]]
+    facts: str
+    sources: list[Source]
+    window_start: int
+
+
+def _is_candidate(cell: Cell, opts: ContextOptions) -> bool:
+    if not cell.source.strip() or cell.cell_type == "raw":
+        return False
+    if cell.cell_type != "code":
+        return opts.include_markdown
+    return bool(python_only(cell.source).strip())
+
+
+def lay_out(
+    cells: Sequence[Cell], index: int, steady_source: str, opts: ContextOptions, count: TokenCounter,
+    facts_text: str = "", facts_count: int = 0,
+) -> Layout:
+    """Which cells go into the context, in which order, within `opts.budget_tokens`."""
+    budget = opts.budget_tokens
+    window_budget = int(budget * WINDOW_SHARE)
+    # a cell may take at most about half of the window (about 3 characters per token);
+    # fixed, so that a cell's text in the prompt does not depend on what else is chosen
+    cell_chars = max(200, window_budget * 3 // 2)
+    rendered: dict[int, tuple[str, int]] = {}
+
+    def render(j: int) -> tuple[str, int]:
+        if j not in rendered:
+            text = render_cell(cells[j], with_output=opts.include_outputs, max_chars=cell_chars)
+            rendered[j] = (text, count(text) + 1)
+        return rendered[j]
+
+    # every cell above may go in, markdown too (as comments): whether a cell is in the
+    # window depends on the cell alone, never on its distance to the active cell, or
+    # moving down would drop cells from the middle of the window
+    above = [j for j in range(index) if _is_candidate(cells[j], opts)]
+    # where the window starts: a point on a grid of WINDOW_STEP tokens counted from the top
+    # of the notebook (estimated from the cells' lengths, which is cheap for any notebook
+    # and enough for a grid), the first such point from which the cells up to the active
+    # one fit; it moves only when a grid step's worth of cells has been added above
+    positions: list[int] = []
+    end = 0
+    for j in above:
+        positions.append(end)
+        end += estimate_tokens(cells[j].source) + 8
+    step = max(1, window_budget // WINDOW_STEP)
+    grid = max(0, -(-(end - window_budget) // step) * step)
+    window = [j for j, at in zip(above, positions) if at >= grid]
+    # estimates are not counts: trim from the top until the exact count fits
+    while window and sum(render(j)[1] for j in window) > window_budget:
+        window.pop(0)
+    start = window[0] if window else index
+    used = sum(render(j)[1] for j in window)
+
+    sources: list[Source] = []
+    names_used = used_names(steady_source) - _COMMON
+    names_all = used_names(steady_source)
     counts = [c.execution_count for c in cells if c.execution_count]
     latest = max(counts) if counts else None
-    ranked: list[tuple[float, int, str]] = []
-    for j, cell in enumerate(cells):
-        if j == index or not cell.source.strip():
-            continue
-        if cell.cell_type == "code" and not python_only(cell.source).strip():
-            continue
-        below = j > index
-        if below and not opts.include_below:
-            continue
-        distance = abs(j - index)
-        if cell.cell_type != "code":
-            if not opts.include_markdown or below or distance > 3 or cell.cell_type == "raw":
+
+    def reason(j: int) -> tuple[float, str]:
+        return _score(cells[j], j, index, names_used, names_all, latest)
+
+    for j in window:
+        sources.append(Source(j, cells[j].cell_type, reason(j)[1], render(j)[1]))
+
+    left = max(0, budget - used)
+    facts = facts_text
+    if facts:
+        tokens = count(facts)
+        if tokens <= min(left, budget // 2):
+            left -= tokens
+            sources.append(Source(None, "kernel", f"{facts_count} live variables", tokens))
+        else:
+            facts = ""
+
+    below: list[int] = []
+    if opts.include_below:
+        room = min(left, int(budget * BELOW_SHARE))
+        for j in range(index + 1, len(cells)):
+            if len(below) >= BELOW_CELLS:
+                break
+            if cells[j].cell_type != "code" or not _is_candidate(cells[j], opts):
                 continue
-            ranked.append((1.0 / distance, j, "markdown just above"))
+            tokens = render(j)[1]
+            if tokens <= room:
+                below.append(j)
+                room -= tokens
+                left -= tokens
+
+    # pins: the best of the cells above the window that provide names the cell uses
+    pins: list[int] = []
+    ranked = sorted(
+        ((reason(j), j) for j in above if j < start and cells[j].cell_type == "code"),
+        key=lambda r: (-r[0][0], abs(r[1] - index)),
+    )
+    for (score, why), j in ranked:
+        if not why.startswith("defines"):
             continue
-        defs = defined_names(cell.source)
-        provides = defs & used_all
-        shared = (used_names(cell.source) & used) - defs
-        score = (2.0 if not below else 1.0) / (1 + distance)
-        reasons = []
-        if provides:
-            score += 2.0 + 0.5 * min(len(provides), 6)
-            reasons.append("defines " + ", ".join(sorted(provides)[:5]))
-        if shared:
-            score += 0.2 * min(len(shared), 5)
-            reasons.append("uses " + ", ".join(sorted(shared)[:3]))
-        if latest and cell.execution_count and latest - cell.execution_count < 3:
-            score += 0.3
-            reasons.append("ran recently")
-        if not reasons:
-            reasons.append(f"{distance} cell{'s' if distance > 1 else ''} {'below' if below else 'above'}")
-        ranked.append((score, j, "; ".join(reasons)))
-    ranked.sort(key=lambda r: (-r[0], abs(r[1] - index)))
-    return ranked
+        tokens = render(j)[1]
+        if tokens <= left:
+            pins.append(j)
+            left -= tokens
+    pins.sort()
+    for j in pins:
+        sources.append(Source(j, cells[j].cell_type, reason(j)[1], render(j)[1]))
+    for j in below:
+        sources.append(Source(j, cells[j].cell_type, reason(j)[1], render(j)[1]))
+
+    blocks = [(j, render(j)[0]) for j in window + pins + below]
+    sources.sort(key=lambda s: (s.cell is None, s.cell if s.cell is not None else 0))
+    return Layout(blocks=blocks, facts=facts, sources=sources, window_start=start)
+
+
+def _score(cell: Cell, j: int, index: int, used: set[str], used_all: set[str], latest: int | None) -> tuple[float, str]:
+    """How useful cell j is to the active cell, and why (shown by `%twin context`)."""
+    below = j > index
+    distance = abs(j - index)
+    if cell.cell_type != "code":
+        return 1.0 / distance, "markdown above" if not below else "markdown below"
+    defs = defined_names(cell.source)
+    provides = defs & used_all
+    shared = (used_names(cell.source) & used) - defs
+    score = (2.0 if not below else 1.0) / (1 + distance)
+    reasons = []
+    if provides:
+        score += 2.0 + 0.5 * min(len(provides), 6)
+        reasons.append("defines " + ", ".join(sorted(provides)[:5]))
+    if shared:
+        score += 0.2 * min(len(shared), 5)
+        reasons.append("uses " + ", ".join(sorted(shared)[:3]))
+    if latest and cell.execution_count and latest - cell.execution_count < 3:
+        score += 0.3
+        reasons.append("ran recently")
+    if not reasons:
+        reasons.append(f"{distance} cell{'s' if distance > 1 else ''} {'below' if below else 'above'}")
+    return score, "; ".join(reasons)

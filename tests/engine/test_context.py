@@ -24,8 +24,9 @@ def test_stable_context_before_cell_and_cell_last():
     assert "housing = pd.read_csv" in ctx.stable
     assert "def ratio" in ctx.stable
     assert ctx.stable.endswith("# %%\n")
-    # below cells come first (far from the cursor), above cells in notebook order
-    assert ctx.stable.index("housing.plot()") < ctx.stable.index("import pandas") < ctx.stable.index("def ratio")
+    # above cells in notebook order, then the cells below (they change at every move
+    # between cells, so they come after what stays: see test_context_survives_a_cell_switch)
+    assert ctx.stable.index("import pandas") < ctx.stable.index("def ratio") < ctx.stable.index("housing.plot()")
     reasons = {s.cell: s.reason for s in ctx.sources}
     assert "defines" in reasons[1] and "housing" in reasons[1]
     assert "ratio" in reasons[2]
@@ -115,3 +116,63 @@ def test_real_notebook_context_fits_budget():
     idx = max(i for i, c in enumerate(cells) if c.is_code)
     ctx = build_context(cells, idx, 0, options=ContextOptions(budget_tokens=1000))
     assert 0 < sum(s.tokens for s in ctx.sources) <= 1000
+
+
+def _shared_start(a: str, b: str) -> int:
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def _top_down_notebook(n: int) -> list[dict]:
+    cells = [{"cell_type": "markdown", "source": "# A notebook written top-down"}]
+    for i in range(n):
+        cells.append({"cell_type": "code", "source": f"def step_{i}(x):\n    return x * {i} + {i * i}\n\nvalue_{i} = step_{i}({i})",
+                      "execution_count": i + 1})
+    return cells
+
+
+def test_context_survives_a_cell_switch():
+    """Going on to the next cell (after running this one) keeps the start of the prompt:
+    only the cell just left and what follows it are new, so the backend's prompt cache
+    holds the rest (issue 10 point 1)."""
+    cells = to_cells(_top_down_notebook(40) + [{"cell_type": "code", "source": ""}])
+    opts = ContextOptions(budget_tokens=1024)
+    kept = []
+    for index in range(10, 40):
+        here = build_context(cells, index, 0, options=opts).stable
+        there = build_context(cells, index + 1, 0, options=opts).stable
+        shared = _shared_start(here, there)
+        kept.append(shared / max(1, len(here)))
+        # the cell just left is in the next cell's context, whole
+        assert cells[index].source in there
+    # the window's first cell moves once every WINDOW_STEP cells; at every other move the
+    # whole context of the cell before, but its cells below, is the next one's start
+    assert sorted(kept)[len(kept) // 2] > 0.8
+    assert sum(k > 0.8 for k in kept) >= len(kept) * 0.6
+
+
+def test_going_back_a_cell_keeps_the_window():
+    cells = to_cells(_top_down_notebook(30))
+    opts = ContextOptions(budget_tokens=1024)
+    here = build_context(cells, 21, 0, options=opts).stable
+    back = build_context(cells, 20, 0, options=opts).stable
+    # the window up to cell 19 is the start of both
+    assert _shared_start(here, back) >= here.index(cells[19].source)
+
+
+def test_far_cells_that_define_used_names_are_pinned():
+    cells = _top_down_notebook(60)
+    cells.append({"cell_type": "code", "source": "result = step_2(value_3) + "})
+    cells = to_cells(cells)
+    ctx = build_context(cells, len(cells) - 1, len(cells[-1].source), options=ContextOptions(budget_tokens=1024))
+    reasons = {s.cell: s.reason for s in ctx.sources}
+    # cells 3 and 4 (step_2, value_3) are far above the window but provide the names used
+    assert "defines" in reasons[3] and "step_2" in reasons[3]
+    assert "value_3" in reasons[4]
+    assert "def step_2(x)" in ctx.stable
+    # pins come after the window: the window does not depend on the names typed
+    assert ctx.stable.index("def step_2(x)") > ctx.stable.index("def step_59(x)")

@@ -2,7 +2,9 @@
 
 Streaming endpoints answer with NDJSON (``application/x-ndjson``), one JSON object a line:
 
-- ``{"delta": "..."}`` zero or more times: raw text as the model produces it;
+- ``{"delta": "..."}`` zero or more times: raw text as the model produces it (a completion
+  adds ``"text"``: the cleaned text so far, exactly what would be inserted if the stream
+  stopped there, which ghost text shows);
 - then exactly one of
   ``{"done": true, "text": "...", "latency": s, "kind": "code"|"markdown"}`` (``text`` is
   the cleaned result: for a completion exactly what to insert),
@@ -297,6 +299,12 @@ class TwinHandler(APIHandler):
         self.finish(json.dumps({"message": message, "reason": self._reason}))
 
 
+def _delta_line(payload: str | tuple[str, str]) -> dict[str, str]:
+    if isinstance(payload, tuple):
+        return {"delta": payload[0], "text": payload[1]}
+    return {"delta": payload}
+
+
 class StreamingHandler(TwinHandler):
     job: Job | None = None
 
@@ -324,10 +332,10 @@ class StreamingHandler(TwinHandler):
                     self.set_header("Cache-Control", "no-cache, no-transform")
                     self.set_header("X-Accel-Buffering", "no")
                     wrote = True
-                lines = [{"delta": payload}]
+                lines = [_delta_line(payload)]
                 # deltas that queued up meanwhile go out in the same flush
                 while not job.queue.empty() and job.queue._queue[0][0] == "delta":  # type: ignore[attr-defined]
-                    lines.append({"delta": job.queue.get_nowait()[1]})
+                    lines.append(_delta_line(job.queue.get_nowait()[1]))
                 if not await self._send(*lines):
                     job.cancel("disconnected")
                     return

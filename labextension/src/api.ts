@@ -6,6 +6,7 @@ import {
   IStreamResult,
   ITaskBody,
   isAbortError,
+  OnStreamText,
   readNdjson
 } from './protocol';
 
@@ -59,10 +60,36 @@ export class TwinClient {
 
   complete(
     body: ICompleteBody,
-    onText: (raw: string, delta: string) => void,
+    onText: OnStreamText,
     signal: AbortSignal
   ): Promise<IStreamResult> {
     return this.stream('complete', body, onText, signal);
+  }
+
+  /**
+   * Ask the server to evaluate this context now (no generation), or with `prefetch` to
+   * generate and cache the completion at this cursor. Fire and forget: a server without
+   * the endpoint (404) or any failure is ignored; `started` when the server took it.
+   */
+  async warm(body: ICompleteBody, prefetch = false): Promise<boolean> {
+    try {
+      const response = await ServerConnection.makeRequest(
+        this.url('warm'),
+        {
+          method: 'POST',
+          body: JSON.stringify(prefetch ? { ...body, prefetch: true } : body),
+          headers: { 'Content-Type': 'application/json' }
+        },
+        this.settings
+      );
+      if (!response.ok) {
+        return false;
+      }
+      const data = await response.json().catch(() => ({}));
+      return data.started === true;
+    } catch {
+      return false;
+    }
   }
 
   task(
@@ -85,7 +112,7 @@ export class TwinClient {
   async stream(
     endpoint: string,
     body: object,
-    onText: (raw: string, delta: string) => void,
+    onText: OnStreamText,
     signal: AbortSignal
   ): Promise<IStreamResult> {
     const empty: IStreamResult = {

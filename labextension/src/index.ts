@@ -16,8 +16,11 @@ import { TwinClient } from './api';
 import { setupComms } from './comm';
 import { diffRendererFactory } from './diffRenderer';
 import { KernelFactsCache } from './kernelFacts';
+import { addGhostCommands, GhostCommandIDs } from './ghostCommands';
 import { DEFAULT_MAGICS, TaskName } from './protocol';
 import { TwinInlineProvider } from './provider';
+import { connectWarmTriggers, warmCurrent } from './warmTriggers';
+import { WarmScheduler } from './warmup';
 import { TASK_LABELS, TwinSidebar } from './sidebar';
 import { TwinStatusItem } from './statusbar';
 import { textRendererFactory } from './textRenderer';
@@ -87,12 +90,19 @@ const plugin: JupyterFrontEndPlugin<void> = {
       });
     }
 
-    // ghost text
+    // ghost text; warm-ups of the server when a cell becomes active, runs, or typing pauses
+    let warmSend: (editorId: string) => void = () => undefined;
+    const scheduler = new WarmScheduler({ send: editorId => warmSend(editorId) });
     const provider = new TwinInlineProvider(client, facts, {
       onLatency: latency => status.setLatency(latency),
-      onError: message => status.setError(message)
+      onError: message => status.setError(message),
+      onRequest: (editorId, inFlight) =>
+        inFlight ? scheduler.requestStarted(editorId) : scheduler.requestEnded(editorId)
     });
     completionManager.registerInlineProvider(provider);
+    warmSend = warmCurrent(tracker, provider, () => provider.settings.enabled !== false);
+    connectWarmTriggers(tracker, scheduler);
+    addGhostCommands(app, tracker, completionManager, provider);
 
     // sidebar
     const sidebar = new TwinSidebar(
@@ -165,7 +175,14 @@ const plugin: JupyterFrontEndPlugin<void> = {
       CommandIDs.test
     ];
     if (palette) {
-      for (const command of [...taskIds, CommandIDs.openSidebar, CommandIDs.stop, CommandIDs.refreshStatus]) {
+      for (const command of [
+        ...taskIds,
+        CommandIDs.openSidebar,
+        CommandIDs.stop,
+        CommandIDs.refreshStatus,
+        GhostCommandIDs.acceptWord,
+        GhostCommandIDs.acceptLine
+      ]) {
         palette.addItem({ command, category: 'jupyter_twin' });
       }
     }

@@ -63,6 +63,9 @@ export interface ITaskBody {
   kernel_facts?: IKernelFact[];
 }
 
+/** Called per streamed delta: raw text so far, the delta, the cleaned text so far (or null). */
+export type OnStreamText = (raw: string, delta: string, text: string | null) => void;
+
 /** One line of a stream answer. */
 export interface IStreamEvent {
   delta?: string;
@@ -354,12 +357,15 @@ function parseLine(line: string): IStreamEvent {
   return { error: `unreadable line from the server: ${line.slice(0, 80)}` };
 }
 
-/** Folds events into a result; calls `onText` with the whole raw text so far. */
+/**
+ * Folds events into a result; calls `onText` with the whole raw text so far and, for a
+ * completion, the cleaned text so far (what would be inserted if the stream stopped).
+ */
 export class StreamAccumulator {
   raw = '';
   result: IStreamResult | null = null;
 
-  constructor(private _onText?: (raw: string, delta: string) => void) {}
+  constructor(private _onText?: OnStreamText) {}
 
   push(event: IStreamEvent): void {
     if (this.result) {
@@ -367,7 +373,7 @@ export class StreamAccumulator {
     }
     if (typeof event.delta === 'string') {
       this.raw += event.delta;
-      this._onText?.(this.raw, event.delta);
+      this._onText?.(this.raw, event.delta, typeof event.text === 'string' ? event.text : null);
     } else if (event.done) {
       this.result = {
         raw: this.raw,
@@ -413,7 +419,7 @@ export class StreamAccumulator {
 /** Reads an NDJSON response body to the end. Abort with the fetch's AbortSignal. */
 export async function readNdjson(
   body: ReadableStream<Uint8Array>,
-  onText?: (raw: string, delta: string) => void,
+  onText?: OnStreamText,
   signal?: AbortSignal
 ): Promise<IStreamResult> {
   const reader = body.getReader();

@@ -167,6 +167,25 @@ describe('NDJSON stream parsing', () => {
     });
   });
 
+  it('hands on the cleaned text so far of a completion, beside the raw text', async () => {
+    const seen: [string, string | null][] = [];
+    const result = await readNdjson(
+      body([
+        '{"delta":"hou","text":""}\n',
+        '{"delta":"sing","text":"sing"}\n',
+        '{"delta":")"}\n',
+        '{"done":true,"text":"sing)"}\n'
+      ]),
+      (raw, _delta, text) => seen.push([raw, text])
+    );
+    expect(seen).toEqual([
+      ['hou', ''],
+      ['housing', 'sing'],
+      ['housing)', null]
+    ]);
+    expect(result.text).toBe('sing)');
+  });
+
   it('reports error chunks, cancellations and streams that end early', async () => {
     const err = await readNdjson(body(['{"delta":"a"}\n', '{"error":"backend down","error_type":"BackendUnavailable"}\n']));
     expect(err.error).toBe('backend down');

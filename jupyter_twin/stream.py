@@ -162,8 +162,11 @@ class TaskStream:
         task: str,
         on_done: Callable[["TaskStream"], None] | None = None,
         is_finished: Callable[[str], bool] | None = None,
+        cached: bool = False,
     ) -> None:
         self._stream = stream
+        #: the text came from the completion cache: no request was made
+        self.cached = cached
         self._is_finished = is_finished
         self._finish_text = finish
         self.kind = kind

@@ -9,8 +9,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
+from .background import AfterBackground, BackgroundWork
 from .backends import Backend, ChatRequest, FimRequest, make_backend
 from .cells import Cell, check_position, error_text, to_cells
+from .completion_cache import CompletionCache, notebook_key
 from .context import Context, ContextOptions, build_context, estimate_tokens
 from .errors import CellTooLarge, ContextError, TwinError
 from .postprocess import clean_completion, completion_mode, current_line, is_finished, partial_word, unheal
@@ -105,6 +107,9 @@ class Twin:
         self.last_latency: dict[str, float] = {}
         self.last_error: str | None = None
         self._counter: Any = None
+        self.cache = CompletionCache()
+        self._background: BackgroundWork | None = None
+        self._background_lock = threading.Lock()
 
     # --- backend -------------------------------------------------------
     @property
@@ -155,10 +160,7 @@ class Twin:
 
     # --- completion ------------------------------------------------------
     def _fim_request(self, cells: CellsLike, index: int, cursor: int | None, kernel_facts: Facts, strategy: str | None):
-        cell_list = to_cells(cells)
-        cursor = check_position(cell_list, index, cursor)
-        if cell_list[index].cell_type != "code":
-            raise TwinError("completion works in code cells only")
+        cell_list, cursor = self._completion_cells(cells, index, cursor)
         ctx = build_context(
             cell_list, index, cursor, kernel_facts=kernel_facts, options=self._options(strategy), count=self._count()
         )
@@ -193,10 +195,43 @@ class Twin:
         )
         return ctx, request, heal
 
+    def _cache_key(self, cell_list: list[Cell], index: int, cursor: int, kernel_facts: Facts,
+                   strategy: str | None) -> tuple[str, str, str]:
+        backend = self.backend
+        extra = "|".join(str(v) for v in (
+            backend.name, backend.model, strategy or self.strategy, self.settings.context_tokens,
+            self.settings.temperature, self.settings.max_tokens_complete,
+        ))
+        source = cell_list[index].source
+        return notebook_key(cell_list, index, kernel_facts, extra), source[:cursor], source[cursor:]
+
+    def _completion_cells(self, cells: CellsLike, index: int, cursor: int | None) -> tuple[list[Cell], int]:
+        cell_list = to_cells(cells)
+        cursor = check_position(cell_list, index, cursor)
+        if cell_list[index].cell_type != "code":
+            raise TwinError("completion works in code cells only")
+        return cell_list, cursor
+
     def stream_complete(
         self, cells: CellsLike, index: int, cursor: int | None = None, *, kernel_facts: Facts = None, strategy: str | None = None
     ) -> TaskStream:
-        ctx, request, heal = self._fim_request(cells, index, cursor, kernel_facts, strategy)
+        cell_list, cursor = self._completion_cells(cells, index, cursor)
+        key = self._cache_key(cell_list, index, cursor, kernel_facts, strategy)
+        # a real request never waits behind a warm-up: stop it (what it evaluated stays in
+        # the backend's cache); the prefetch of this very place is joined instead
+        joined = self._stop_background(unless=key)
+        hit = None if joined is not None else self.cache.get(*key)
+        if hit is not None:
+            text = hit.text
+            return TaskStream(
+                TextListStream([text] if text else []), lambda raw: text,
+                kind="code", task="complete", on_done=self._record("complete"), cached=True,
+            )
+        return self._stream_complete(cell_list, index, cursor, kernel_facts, strategy, key, joined)
+
+    def _stream_complete(self, cell_list: list[Cell], index: int, cursor: int, kernel_facts: Facts,
+                         strategy: str | None, key: tuple[str, str, str], joined: BackgroundWork | None) -> TaskStream:
+        ctx, request, heal = self._fim_request(cell_list, index, cursor, kernel_facts, strategy)
 
         def finish(raw: str) -> str:
             return clean_completion(unheal(raw, heal), ctx.prefix, ctx.suffix)
@@ -206,14 +241,107 @@ class Twin:
                 return not heal.startswith(raw)  # went elsewhere: nothing to suggest
             return is_finished(unheal(raw, heal), ctx.prefix, ctx.suffix)
 
+        record = self._record("complete")
+
+        def done(stream: TaskStream) -> None:
+            record(stream)
+            if not stream.cancelled and not stream.failed:
+                self.cache.put(*key, finish(stream.text))
+
+        if joined is not None:
+            work = joined
+            self.cache.count_prefetched()
+            backend_stream: Any = AfterBackground(
+                work, lambda: work.result if not work.cancelled and work.error is None else None,
+                lambda: self.backend.fim(request), deadline=self.settings.request_timeout,
+            )
+        else:
+            backend_stream = self.backend.fim(request)
         return TaskStream(
-            self.backend.fim(request),
+            backend_stream,
             finish,
             kind="code",
             task="complete",
-            on_done=self._record("complete"),
+            on_done=done,
             is_finished=finished,
         )
+
+    # --- work in the background --------------------------------------------
+    def _stop_background(self, unless: Any = None) -> BackgroundWork | None:
+        """Cancel the warm-up or prefetch running, if any. A prefetch still making the
+        completion for key `unless` is left running and returned: the caller joins it (a
+        finished one has put its text in the cache already)."""
+        with self._background_lock:
+            work = self._background
+            if work is None:
+                return None
+            if work.kind == "prefetch" and work.key == unless and not work.cancelled and not work.done.is_set():
+                return work
+            self._background = None
+        work.cancel()
+        return None
+
+    def _start_background(self, kind: str, key: Any, run: Any) -> BackgroundWork:
+        self._stop_background()
+        work = BackgroundWork(kind, key, run)
+        with self._background_lock:
+            self._background = work
+        return work.start()
+
+    def warm(
+        self, cells: CellsLike, index: int, cursor: int | None = None, *, kernel_facts: Facts = None,
+        strategy: str | None = None,
+    ) -> BackgroundWork | None:
+        """Evaluate the context of a completion at `cursor` (the cell's end if None) into
+        the backend's prompt cache, generating nothing; returns at once. The next real
+        request stops it, or builds on what it evaluated. None for a cell that cannot be
+        completed (markdown)."""
+        cell_list = to_cells(cells)
+        cursor = check_position(cell_list, index, cursor)
+        if cell_list[index].cell_type != "code":
+            return None
+
+        def run(work: BackgroundWork) -> None:
+            _ctx, request, _heal = self._fim_request(cell_list, index, cursor, kernel_facts, strategy)
+            if work.cancelled:
+                return
+            stream = work.attach(self.backend.warm(request))
+            for _ in stream:
+                pass
+            work.result = getattr(stream, "info", None)
+
+        return self._start_background("warm", None, run)
+
+    def prefetch(
+        self, cells: CellsLike, index: int, cursor: int | None = None, *, kernel_facts: Facts = None,
+        strategy: str | None = None,
+    ) -> BackgroundWork | None:
+        """Make the completion at `cursor` now and keep it in the cache (llama.vim's
+        speculative prefetch: the place the user reaches after accepting a suggestion);
+        returns at once. None when the cache already has it or the cell is markdown."""
+        cell_list = to_cells(cells)
+        cursor = check_position(cell_list, index, cursor)
+        if cell_list[index].cell_type != "code":
+            return None
+        key = self._cache_key(cell_list, index, cursor, kernel_facts, strategy)
+        if self.cache.get(*key, count=False) is not None:
+            return None
+
+        def run(work: BackgroundWork) -> None:
+            stream = work.attach(self._stream_complete(cell_list, index, cursor, kernel_facts, strategy, key, None))
+            for _ in stream:
+                pass
+            if not stream.cancelled and not stream.failed:
+                work.result = stream.text  # raw: a joined request cleans it itself
+
+        return self._start_background("prefetch", key, run)
+
+    def background_status(self) -> dict[str, Any] | None:
+        work = self._background
+        if work is None:
+            return None
+        return {"kind": work.kind, "running": not work.done.is_set(), "cancelled": work.cancelled}
+
 
     def complete(
         self, cells: CellsLike, index: int, cursor: int | None = None, *, kernel_facts: Facts = None, strategy: str | None = None
@@ -370,6 +498,8 @@ class Twin:
             "reachable": False,
             "error": None,
             "last_latency": dict(self.last_latency),
+            # completions answered with no request (at a place seen before, or typed ahead)
+            "completion_cache": self.cache.stats(),
         }
         try:
             backend = self.backend

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Sequence
@@ -77,6 +78,12 @@ class Backend(ABC):
 
     def models(self) -> list[str]:
         return [self.model]
+
+    def warm(self, request: FimRequest) -> BackendStream:
+        """Evaluate the request's prompt into the server's prompt cache, generating as
+        little as the API allows (one token: Ollama's `num_predict` and the OpenAI API's
+        `max_tokens` treat 0 as "no limit" or reject it). Cancel it like any stream."""
+        return self.fim(dataclasses.replace(request, max_tokens=1, stop=()))
 
     def count_tokens(self, text: str) -> int | None:
         """Exact token count if this backend has the model's tokenizer at hand."""

@@ -173,6 +173,12 @@ class EmbeddedBackend(Backend):
                 "stop_ids": sorted(self._stop_ids(stops))}
         return ProcessStream(self.process, body, deadline=self.settings.request_timeout)
 
+    def warm(self, request: FimRequest) -> BackendStream:
+        # evaluate only: the worker fills the completion role's KV cache, in chunks that a
+        # keystroke's request can stop (worker.Generation._evaluate)
+        body = {"role": "complete", "kind": "eval", "kwargs": {"prompt": request.raw_prompt}}
+        return ProcessStream(self.process, body, deadline=self.settings.request_timeout)
+
     def chat(self, request: ChatRequest) -> BackendStream:
         kwargs = {
             "messages": request.messages,

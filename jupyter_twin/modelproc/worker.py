@@ -19,7 +19,10 @@ Protocol (every request carries `Authorization: Bearer <token>` from the runtime
        NDJSON: {"t": text} per token, {"k": 1} keep-alive every 0.25 s while the model
        is busy (the client treats 1.5 s of silence as a hung process), then
        {"done": reason, "prompt_tokens", "reused_tokens", "prompt_ms"} or {"error": msg}.
-A client that goes away stops its generation within a token (the next write fails).
+       kind "eval" is a warm-up: the prompt goes into the role's KV cache and nothing is
+       generated ({"done", "prompt_tokens", "reused_tokens", "evaluated_tokens"}).
+A client that goes away stops its generation within a token (the next write fails), and a
+warm-up within one chunk of EVAL_CHUNK tokens.
 """
 
 from __future__ import annotations
@@ -43,6 +46,9 @@ from ..families import FAMILIES
 from .runtime import write_private_json
 
 KEEPALIVE_S = 0.25
+# tokens per llama.cpp call in a warm-up: a real request waits for at most one chunk
+# (64 tokens take about 0.3 s on 2 cores; see docs/benchmarks.md "Warm-up")
+EVAL_CHUNK = 64
 # a client that stops a generation because the suggestion is whole sends this byte before
 # closing, so that the counters tell an early finish from a user's cancel
 FINISHED = b"F"
@@ -53,7 +59,7 @@ class Stats:
     """Generation counters per role, read by tests, benchmarks and /status."""
 
     FIELDS = ("started", "completed", "cancelled", "failed", "tokens", "active", "max_active",
-              "prompt_tokens", "reused_tokens")
+              "prompt_tokens", "reused_tokens", "warmups", "warm_tokens", "warm_cancelled")
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -201,6 +207,9 @@ class Generation:
             if self.stop.is_set():
                 self.events.put(_END)
                 return
+        if self.kind == "eval":
+            self._evaluate()
+            return
         outcome = "completed"
         role.stats.begin()
         info: dict[str, Any] = {}
@@ -251,6 +260,42 @@ class Generation:
             role.lock.release()
             info["outcome"] = outcome
             self.events.put({"done": info.get("finish_reason") or outcome, **info})
+            self.events.put(_END)
+
+
+    def _evaluate(self) -> None:
+        """A warm-up: put the prompt in the KV cache and generate nothing (llama.vim's
+        `n_predict: 0`). It runs in chunks of EVAL_CHUNK tokens with a look at the stop
+        flag between them, so a keystroke's request waits at most one chunk; what was
+        evaluated before the stop stays in the cache and is reused."""
+        role, llm = self.role, self.role.llm
+        info: dict[str, Any] = {}
+        outcome = "completed"
+        role.stats.add("warmups")
+        try:
+            prompt_ids = llm.tokenize(self.kwargs["prompt"].encode("utf-8"), add_bos=False, special=True)
+            reused = _common_prefix(llm.input_ids[: llm.n_tokens], prompt_ids)
+            info.update(prompt_tokens=len(prompt_ids), reused_tokens=reused)
+            llm.n_tokens = reused  # eval() drops the KV cells from here on
+            todo = prompt_ids[reused:]
+            done = 0
+            for start in range(0, len(todo), EVAL_CHUNK):
+                if self.stop.is_set():
+                    outcome = "cancelled"
+                    role.stats.add("warm_cancelled")
+                    break
+                chunk = todo[start:start + EVAL_CHUNK]
+                llm.eval(chunk)
+                done += len(chunk)
+                role.stats.add("warm_tokens", len(chunk))
+            info["evaluated_tokens"] = done
+        except Exception as exc:
+            outcome = "failed"
+            self.events.put({"error": f"the model failed: {type(exc).__name__}: {exc}"})
+        finally:
+            role.lock.release()
+            info["outcome"] = outcome
+            self.events.put({"done": outcome, **info})
             self.events.put(_END)
 
 
@@ -324,7 +369,7 @@ class Handler(BaseHTTPRequestHandler):
         w = self.server.worker
         w.last_request = time.monotonic()
         role_name = body.get("role") if body.get("role") in ("complete", "chat") else "complete"
-        kind = "chat" if body.get("kind") == "chat" else "completion"
+        kind = body.get("kind") if body.get("kind") in ("chat", "eval") else "completion"
         kwargs = body.get("kwargs") or {}
         gen = Generation(w, w.role(role_name), kind, kwargs, {int(i) for i in body.get("stop_ids") or []})
         self.send_response(200)

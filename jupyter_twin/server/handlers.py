@@ -391,6 +391,37 @@ class StreamingHandler(TwinHandler):
             return False
 
 
+def completion_place(body: dict[str, Any]) -> tuple[list[dict[str, Any]], int, int, Any, str]:
+    """cells, index, cursor, kernel facts and editor id of a completion request, or 400."""
+    cells, index = validate_cells(body)
+    cursor = body.get("cursor")
+    if isinstance(cursor, bool) or not isinstance(cursor, int):
+        raise _bad("'cursor' must be an integer (code points into the active cell)")
+    length = len(cells[index]["source"])
+    if not 0 <= cursor <= length:
+        raise _bad(f"'cursor' {cursor} is out of range (0..{length})")
+    return cells, index, cursor, validate_facts(body), _key(body, "editor_id") or "default"
+
+
+class WarmHandler(TwinHandler):
+    """POST /jupyter-twin/warm: evaluate the context of the completion at a place with no
+    generation (a warm-up), or with `"prefetch": true` make that completion and cache it.
+    Answers 202 at once; the next /complete stops a warm-up or joins the prefetch."""
+
+    @tornado.web.authenticated
+    @authorized
+    async def post(self) -> None:
+        body = self.body()
+        cells, index, cursor, facts, editor = completion_place(body)
+        prefetch = body.get("prefetch") is True
+        try:
+            started = await self.service.warm(cells, index, cursor, facts, prefetch=prefetch, editor=editor)
+        except TwinError as exc:
+            raise tornado.web.HTTPError(error_status(exc), reason="Warm-up failed", log_message=error_message(exc)) from None
+        self.set_status(202)
+        self.finish(json.dumps({"started": started}))
+
+
 class CompleteHandler(StreamingHandler):
     """POST /jupyter-twin/complete: fill-in-the-middle completion at a cursor."""
 
@@ -398,15 +429,7 @@ class CompleteHandler(StreamingHandler):
     @authorized
     async def post(self) -> None:
         body = self.body()
-        cells, index = validate_cells(body)
-        cursor = body.get("cursor")
-        if isinstance(cursor, bool) or not isinstance(cursor, int):
-            raise _bad("'cursor' must be an integer (code points into the active cell)")
-        length = len(cells[index]["source"])
-        if not 0 <= cursor <= length:
-            raise _bad(f"'cursor' {cursor} is out of range (0..{length})")
-        facts = validate_facts(body)
-        editor = _key(body, "editor_id") or "default"
+        cells, index, cursor, facts, editor = completion_place(body)
 
         def factory(twin: Any) -> Any:
             return twin.stream_complete(cells, index, cursor, kernel_facts=facts)
@@ -530,6 +553,7 @@ def handlers(service: TwinService) -> list[tuple[str, type, dict[str, Any]]]:
     kw = {"service": service}
     return [
         (r"/jupyter-twin/complete", CompleteHandler, kw),
+        (r"/jupyter-twin/warm", WarmHandler, kw),
         (r"/jupyter-twin/task", TaskHandler, kw),
         (r"/jupyter-twin/cancel", CancelHandler, kw),
         (r"/jupyter-twin/status", StatusHandler, kw),

@@ -366,6 +366,24 @@ class TwinService:
             self.log.debug("jupyter_twin: status: %s", base["error"])
         return redact_status(base)
 
+    async def warm(self, cells: list[dict[str, Any]], index: int, cursor: int, facts: Any, *,
+                   prefetch: bool, editor: str) -> bool:
+        """Start a warm-up (or a prefetch) of the completion at this place; False when it
+        would only compete with a completion already running for this editor. The engine
+        runs one at a time and stops it at the next real request, so a flood of these is
+        bounded work: each one replaces the one before."""
+        running = self._running.get("complete:" + editor)
+        if running is not None and not running.finished.is_set():
+            return False
+        loop = asyncio.get_running_loop()
+
+        def start() -> bool:
+            twin = self.twin()
+            method = twin.prefetch if prefetch else twin.warm
+            return method(cells, index, cursor, kernel_facts=facts) is not None
+
+        return await loop.run_in_executor(self._executor, start)
+
     async def models(self, timeout: float = 10.0) -> list[str]:
         twin = await self.call(self.twin, timeout=timeout)
         # model names for the browser: a GGUF path becomes its file name

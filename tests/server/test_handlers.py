@@ -16,6 +16,7 @@ pytestmark = pytest.mark.model
 
 ENDPOINTS = [
     ("POST", "complete"),
+    ("POST", "warm"),
     ("POST", "task"),
     ("POST", "cancel"),
     ("GET", "status"),

@@ -130,3 +130,16 @@ async def test_async_client_path_cancels_on_the_event_loop(server, no_leaked_thr
         assert server.wait_for_stat("generations_cancelled", 1, timeout=5)
     finally:
         server.token_delay = 0.0
+
+
+def test_warm_up_asks_for_one_token_with_the_completion_prompt(twin, server):
+    """A warm-up is the completion's own request with num_predict 1, so Ollama's prompt
+    cache holds the same prompt start as the next keystroke's request (issue 10 point 2)."""
+    work = twin.warm(CELLS, 1, len("def add(a, b):\n    "))
+    assert work is not None and work.join(120) and work.error is None
+    warm = _generate_bodies(server)[-1]
+    assert warm["options"]["num_predict"] == 1
+    twin.complete(CELLS, 1, len("def add(a, b):\n    "))
+    real = _generate_bodies(server)[-1]
+    assert real["prompt"] == warm["prompt"] and real.get("suffix") == warm.get("suffix")
+    assert real["options"]["num_predict"] > 1

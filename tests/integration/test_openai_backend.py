@@ -60,3 +60,12 @@ def test_model_name_unknown_to_the_server(llama_server):
     twin = Twin(backend="openai", model="qwen2.5-coder-0.5b", host=llama_server, api_key="sk-test")
     assert twin.backend._http().headers["Authorization"] == "Bearer sk-test"
     assert ModelNotFound  # the 404 mapping is covered by the fault tests
+
+
+def test_warm_up_is_a_one_token_completion(twin):
+    """A warm-up on an OpenAI-compatible server: the completion's prompt with max_tokens 1
+    (the server's prompt cache then holds it; issue 10 point 2)."""
+    work = twin.warm(CELLS, 1)
+    assert work is not None and work.join(120)
+    assert work.error is None
+    assert "return a + b" in twin.complete(CELLS, 1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any, Iterable
@@ -43,32 +44,154 @@ def bench() -> None:
     """Benchmarks that print numbers (speed and quality targets are checked here)."""
 
 
-@bench.command("fim")
-@click.option("--tasks", "tasks_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=DEFAULT_BENCH / "fim-dev.jsonl", show_default=True)
-@click.option("--notebooks", type=click.Path(exists=True, file_okay=False, path_type=Path), default=DEFAULT_BENCH / "notebooks", show_default=True)
-@click.option("--strategy", "strategies", multiple=True, type=click.Choice(["cell", "notebook", "bare"]), default=("cell", "notebook"), show_default=True)
-@_common
-def bench_fim(tasks_path: Path, notebooks: Path, strategies: tuple[str, ...], backend: str | None, model: str | None,
-              host: str | None, limit: int | None, json_out: Path | None, plot_out: Path | None) -> None:
-    """Notebook fill-in-the-middle tasks: exact match, edit similarity, latency."""
-    from . import fim
+def _shared(name: str) -> Path | None:
+    """The shared benchmark data beside this repository, only where it exists."""
+    path = DEFAULT_BENCH / name
+    return path if path.exists() else None
 
-    twin = _twin(backend, model, host)
-    tasks = fim.load_tasks(tasks_path, limit)
-    click.echo(f"{len(tasks)} tasks, strategies: {', '.join(strategies)}; failed requests count as empty", err=True)
+
+def _embedded_model(model: str | None) -> str | None:
+    """A pinned model's name becomes its file; anything else must be a GGUF file (the
+    embedded backend would otherwise fall back to the demo model without a word)."""
+    from ..errors import BackendUnavailable
+    from ..modelfiles import resolve_model_name
+
+    if model is None:
+        return None
+    try:
+        path = resolve_model_name(model)
+    except BackendUnavailable as exc:
+        raise click.UsageError(str(exc)) from exc
+    if path is not None:
+        return str(path)
+    if not Path(model).expanduser().is_file():
+        from ..modelfiles import PINNED_MODELS
+
+        raise click.UsageError(f"--model {model}: no such GGUF file, and not one of {', '.join(PINNED_MODELS)}")
+    return model
+
+
+def _twin_for(choice: Any, host: str | None) -> Twin:
+    from ..settings import Settings
+
+    backend = choice.backend or Settings.from_env().backend
+    model = _embedded_model(choice.model) if backend == "embedded" else choice.model
+    return _twin(choice.backend, model, host)
+
+
+def _plot_note(plot_out: Path | None) -> str | None:
+    """None when the PNG can be written, else the one line that says why not."""
+    if plot_out is None:
+        return None
+    import importlib.util
+
+    if importlib.util.find_spec("matplotlib") is None:
+        return "no PNG: matplotlib is not installed (pip install 'jupyter_twin[bench]'); the numbers are above"
+    return None
+
+
+@bench.command("fim")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.option("--tasks", "tasks_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="A prepared task file (JSON lines). Default without PATHs: ../shared/bench/fim-dev.jsonl, where it exists.")
+@click.option("--notebooks", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="The notebooks of --tasks (default: notebooks/ beside the task file).")
+@click.option("--samples", type=click.IntRange(min=1), default=None,
+              help="How many tasks to sample from PATHs (default 40), or the first N of --tasks.")
+@click.option("--seed", type=int, default=None, help="Sampling seed (fixed by default: a rerun gives the same tasks).")
+@click.option("--strategy", "strategies", multiple=True, type=click.Choice(["cell", "notebook", "bare"]), default=("notebook",), show_default=True)
+@click.option("--backend", type=click.Choice(BACKENDS), default=None)
+@click.option("--model", "-m", "models", multiple=True,
+              help="Repeatable. [BACKEND:]NAME: an Ollama or OpenAI-compatible model name, or for the embedded backend a GGUF path or "
+                   "a pinned model (qwen2.5-coder-0.5b, qwen2.5-coder-1.5b).")
+@click.option("--host", default=None)
+@click.option("--limit", type=int, default=None, help="Only the first N tasks.")
+@click.option("--typing-tasks", type=click.IntRange(min=0), default=3, show_default=True,
+              help="Tasks typed one character per request for the warm latency (0: none).")
+@click.option("--keys", type=click.IntRange(min=2), default=10, show_default=True, help="Characters typed per typing task.")
+@click.option("--budget", type=float, default=None, help="Latency budget per keystroke for the recommendation, s (default 1.0).")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write all results as JSON.")
+@click.option("--plot", "plot_out", type=click.Path(dir_okay=False, path_type=Path), default=Path("bench-fim.png"), show_default=True,
+              help="The PNG comparing the models.")
+@click.option("--no-plot", is_flag=True, help="Write no PNG.")
+def bench_fim(paths: tuple[Path, ...], tasks_path: Path | None, notebooks: Path | None, samples: int | None, seed: int | None,
+              strategies: tuple[str, ...], backend: str | None, models: tuple[str, ...], host: str | None, limit: int | None,
+              typing_tasks: int, keys: int, budget: float | None, json_out: Path | None, plot_out: Path | None,
+              no_plot: bool) -> None:
+    """Fill-in-the-middle on notebooks: exact match, edit similarity, latency cold and while
+    typing, per model, and which model to use on this machine.
+
+    PATHs are notebooks or folders of notebooks to sample tasks from (the same tasks on
+    every run); without them, a prepared --tasks file, or the shared data where it exists.
+    """
+    from . import compare, fim
+
+    if paths and tasks_path:
+        raise click.UsageError("give notebooks (PATH...) or --tasks FILE, not both")
+    if paths:
+        from . import sampling
+
+        tasks = sampling.sample_tasks(list(paths), samples or 40, sampling.SEED if seed is None else seed)
+        if not tasks:
+            raise click.UsageError(f"no code to sample from in {', '.join(map(str, paths))} (Python notebooks, .ipynb)")
+        cache = fim.NotebookCache(Path("/"))  # sampled tasks name their notebooks by absolute path
+        source = ", ".join(map(str, paths))
+    else:
+        tasks_path = tasks_path or _shared("fim-dev.jsonl")
+        if tasks_path is None:
+            raise click.UsageError("give notebooks or folders to sample from: jupyter-twin bench fim PATH... "
+                                   "(or a prepared --tasks FILE)")
+        notebooks = notebooks or (tasks_path.parent / "notebooks")
+        tasks = fim.load_tasks(tasks_path, limit or samples)
+        cache = fim.NotebookCache(notebooks)
+        source = str(tasks_path)
+    if limit and paths:
+        tasks = tasks[:limit]
+    kinds = {k: sum(t["kind"] == k for t in tasks) for k in ("line-rest", "line", "block")}
+    click.echo(f"{len(tasks)} tasks from {source} ({', '.join(f'{v} {k}' for k, v in kinds.items())}, "
+               f"{sum(bool(t['needs_context']) for t in tasks)} need context); strategies: {', '.join(strategies)}; "
+               "failed requests count as empty", err=True)
+    plot_out = None if no_plot else plot_out
+    note = _plot_note(plot_out)
+    choices = [compare.parse_model(m, backend) for m in models] or [compare.parse_model(None, backend)]
+    runs = []
     log = open(json_out.with_suffix(".partial.jsonl"), "w") if json_out else None
     try:
-        results = fim.run(twin, tasks, fim.NotebookCache(notebooks), strategies, progress=_progress, log=log)
+        for choice in choices:
+            twin = _twin_for(choice, host)
+            try:
+                run = compare.run_model(twin, choice, tasks, cache, strategies, typing_tasks, keys, progress=_progress, log=log)
+            finally:
+                twin.close()
+            runs.append(run)
+            if len(choices) > 1:
+                click.echo(f"model {choice.label}")
+            click.echo(fim.format_table(fim.summarise(run.results)))
     finally:
         if log:
             log.close()
-    rows = fim.summarise(results)
-    click.echo(fim.format_table(rows))
-    meta = {"backend": twin.backend.name, "model": twin.backend.model, "tasks": str(tasks_path), "n": len(tasks)}
+    rows = [compare.summary(run) for run in runs]
+    click.echo("")
+    click.echo(compare.format_table(rows))
+    line = compare.recommend(runs, budget if budget is not None else compare.DEFAULT_BUDGET_S)
     if json_out:
-        json_out.write_text(fim.to_json(results, rows, meta))
-    if plot_out:
-        fim.plot(rows, plot_out, f"notebook FIM, {twin.backend.model}, {len(tasks)} tasks")
+        json_out.write_text(json.dumps({
+            "meta": {"tasks": source, "n": len(tasks), "strategies": list(strategies), "typing_tasks": typing_tasks,
+                     "keys": keys},
+            "models": rows,
+            "summary": [{**row, "model": run.label} for run in runs for row in fim.summarise(run.results)],
+            "results": [{**dataclasses.asdict(r), "model": run.label} for run in runs for r in run.results],
+            "typing": {run.label: run.typing for run in runs},
+            "recommendation": line,
+        }, indent=1))
+    if plot_out is not None:
+        if note:
+            click.echo(note)
+        else:
+            title = f"notebook FIM, {len(tasks)} tasks from {source}"
+            compare.plot(rows, plot_out, budget if budget is not None else compare.DEFAULT_BUDGET_S, title[:110])
+            click.echo(f"PNG: {plot_out}")
+    click.echo(line)
 
 
 @bench.command("typing")

@@ -183,8 +183,11 @@ def candidates(notebook: Path, cells: Sequence[dict[str, Any]]) -> list[dict[str
 def quotas(n: int, available: dict[str, int]) -> dict[str, int]:
     """How many tasks of each kind: the shares of the shared set, topped up from the other
     kinds when a kind has too few candidates."""
-    want = {k: int(n * SHARES[k] + 0.5) for k in ("line-rest", "line")}
-    want["block"] = max(0, n - sum(want.values()))
+    exact = {k: n * SHARES[k] for k in KINDS}
+    want = {k: int(v) for k, v in exact.items()}
+    # largest remainders first: 4 tasks are 2 / 1 / 1, not 2 / 2 / 0
+    for k in sorted(KINDS, key=lambda k: -(exact[k] - want[k]))[: n - sum(want.values())]:
+        want[k] += 1
     got = {k: min(want[k], available.get(k, 0)) for k in KINDS}
     short = n - sum(got.values())
     for k in KINDS:

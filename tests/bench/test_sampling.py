@@ -125,4 +125,6 @@ def test_fewer_candidates_than_asked_gives_what_there_is(tmp_path):
     tasks = sampling.sample_tasks([tmp_path], 50)
     assert {t["kind"] for t in tasks} <= {"line-rest", "line"} and 0 < len(tasks) < 50
     assert sampling.quotas(3, {"line-rest": 9, "line": 9, "block": 9}) == {"line-rest": 1, "line": 1, "block": 1}
+    assert sampling.quotas(4, {"line-rest": 9, "line": 9, "block": 9}) == {"line-rest": 2, "line": 1, "block": 1}
+    assert sampling.quotas(400, {"line-rest": 999, "line": 999, "block": 999}) == {"line-rest": 160, "line": 160, "block": 80}
     assert sampling.quotas(5, {"line-rest": 9, "line": 9, "block": 0}) == {"line-rest": 3, "line": 2, "block": 0}

@@ -25,12 +25,20 @@ def model_path() -> Path:
 
 
 @pytest.fixture(scope="session")
-def embedded_twin(model_path):
+def _session_twin(model_path):
     from jupyter_twin import Twin
 
     twin = Twin(backend="embedded", model=str(model_path), request_timeout=120.0, max_tokens_chat=256)
     twin.backend.info()
     return twin
+
+
+@pytest.fixture
+def embedded_twin(_session_twin):
+    # one engine (and model process) for the session, but no test sees completions that
+    # another test left in its completion cache: each test's requests reach the model
+    _session_twin.cache.clear()
+    return _session_twin
 
 
 def free_port() -> int:

@@ -185,8 +185,11 @@ def test_worker_exits_when_its_last_user_is_gone(model_path, tmp_path):
     assert not Path(f"/proc/{pid}").exists()
 
 
-def test_cancel_stops_the_model_process_generation(embedded_twin, no_leaked_threads):
-    twin = embedded_twin
+def test_cancel_stops_the_model_process_generation(model_path, no_leaked_threads):
+    # a model process of its own: its counters count this test's generation only, not
+    # those of anything else that uses the shared one meanwhile
+    twin = _twin(model_path, num_ctx=1792)
+    twin.backend.info()
     stats = twin.backend.stats
     before = stats.snapshot()
     stream = twin.stream("explain", CELLS, 1)
@@ -199,6 +202,7 @@ def test_cancel_stops_the_model_process_generation(embedded_twin, no_leaked_thre
     after = stats.snapshot()
     assert after["cancelled"] == before["cancelled"] + 1
     assert after["tokens"] - before["tokens"] <= 2 + 2
+    twin.backend.process.stop()
 
 
 def test_a_faster_build_that_dies_here_falls_back_to_the_baseline_at_once(model_path, tmp_path, monkeypatch):

@@ -74,9 +74,13 @@ def _embedded_model(model: str | None) -> str | None:
 def _twin_for(choice: Any, host: str | None) -> Twin:
     from ..settings import Settings
 
+    from ..modelfiles import PINNED_MODELS
+
     backend = choice.backend or Settings.from_env().backend
+    if backend == "auto" and choice.model and choice.model.strip().lower() in PINNED_MODELS:
+        backend = "embedded"  # a pinned model's name means its file, whoever else answers
     model = _embedded_model(choice.model) if backend == "embedded" else choice.model
-    return _twin(choice.backend, model, host)
+    return _twin(backend if backend != "auto" else choice.backend, model, host)
 
 
 def _plot_note(plot_out: Path | None) -> str | None:
@@ -280,3 +284,12 @@ def bench_prefill(sizes: tuple[int, ...], repeats: int, model: str | None) -> No
     twin = Twin(backend="embedded", model=model, context_tokens=4 * max(sizes), num_ctx=max(4096, 3 * max(sizes)))
     result = prefill.run(twin, list(sizes), repeats)
     click.echo(prefill.table(result))
+
+
+def _register_switch() -> None:
+    from .switch import command
+
+    bench.add_command(command())
+
+
+_register_switch()

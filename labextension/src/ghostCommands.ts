@@ -6,6 +6,7 @@
 import { JupyterFrontEnd } from '@jupyterlab/application';
 import { ICompletionProviderManager } from '@jupyterlab/completer';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
+import type { CommandRegistry } from '@lumino/commands';
 
 import { nextLine, nextWord } from './partialAccept';
 import { TwinInlineProvider } from './provider';
@@ -87,6 +88,36 @@ export function addGhostCommands(
     caption: 'Insert the next line of the ghost text; the rest stays as the suggestion',
     execute: () => acceptPart(nextLine)
   });
+
+  // JupyterLab reads shortcuts as keydown bubbles up, after CodeMirror, which takes
+  // Ctrl+Right (word move) for itself: while ghost text is shown, the two accept
+  // commands' bindings (as set in Settings > Keyboard Shortcuts) are read first
+  const registry = app.commands.constructor as unknown as typeof CommandRegistry;
+  const ours = new Set<string>([GhostCommandIDs.acceptWord, GhostCommandIDs.acceptLine]);
+  document.addEventListener(
+    'keydown',
+    (event: KeyboardEvent) => {
+      const target = event.target as Element | null;
+      if (event.defaultPrevented || !target?.closest?.('.jp-mod-inline-completer-active')) {
+        return;
+      }
+      const keystroke = registry.keystrokeForKeydownEvent(event);
+      for (const binding of app.commands.keyBindings) {
+        if (
+          ours.has(binding.command) &&
+          binding.keys.length === 1 &&
+          binding.keys[0] === keystroke &&
+          target.closest(binding.selector)
+        ) {
+          event.preventDefault();
+          event.stopPropagation();
+          void app.commands.execute(binding.command, binding.args);
+          return;
+        }
+      }
+    },
+    true
+  );
 
   // Tab: the next completion, at the new cursor, is on its way at once
   app.commands.commandExecuted.connect((_, args) => {

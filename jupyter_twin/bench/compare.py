@@ -90,6 +90,12 @@ def run_model(
     progress: Progress | None = None,
     log: Any = None,
 ) -> ModelRun:
+    if progress is not None:
+        outer = progress
+
+        def progress(items: Iterable[Any], total: int, label: str) -> Iterable[Any]:
+            return outer(items, total, f"{choice.label}, {label}")
+
     started = time.perf_counter()
     twin.backend.info()  # loads the model (and starts its process): not part of any latency
     load_s = time.perf_counter() - started
@@ -98,7 +104,8 @@ def run_model(
     typed: list[float] = []
     chosen = typing_tasks(tasks, typing_count)
     if chosen and keys > 0 and strategy != "bare":
-        typed = typing_sim.run(twin, chosen, notebooks, [strategy], keys, progress=progress)[strategy]
+        typed = typing_sim.run(twin, chosen, notebooks, [strategy], keys,
+                               progress=progress and (lambda i, t, _l: progress(i, t, "typing")))[strategy]
     return ModelRun(choice.label, twin.backend.name, twin.backend.model, strategy, load_s, results, typed, keys)
 
 

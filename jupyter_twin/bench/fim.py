@@ -63,6 +63,14 @@ def bare_completion(twin: Twin, prefix: str, suffix: str, max_tokens: int) -> st
     return first
 
 
+def forget_completions(twin: Twin) -> None:
+    """Each task is a place the user comes to fresh: a suggestion the engine's completion
+    cache kept from an earlier task in the same cell would be a hit no user gets there."""
+    cache = getattr(twin, "cache", None)
+    if cache is not None and hasattr(cache, "clear"):
+        cache.clear()
+
+
 def run_task(twin: Twin, cells: list[dict[str, Any]], task: dict[str, Any], strategy: str) -> tuple[str, float, str | None]:
     cursor = len(task["prefix"])  # Python strings index code points
     started = time.perf_counter()
@@ -96,6 +104,7 @@ def run(
             items = progress(tasks, len(tasks), strategy)
         for task in items:
             cells = notebooks.cells_for(task)
+            forget_completions(twin)
             completion, latency, error = run_task(twin, cells, task, strategy)
             result = TaskResult(
                 id=task["id"], strategy=strategy, kind=task["kind"], needs_context=bool(task["needs_context"]),

@@ -7,7 +7,7 @@ import time
 from typing import Any, Callable, Iterable
 
 from ..twin import Twin
-from .fim import NotebookCache
+from .fim import NotebookCache, forget_completions
 from .scoring import median, percentile
 
 
@@ -35,6 +35,7 @@ def run(
         if progress:
             items = progress(tasks, len(tasks), strategy)
         for task in items:
+            forget_completions(twin)  # the typist arrives at this place fresh
             steps = keystrokes(task, requests_per_task)
             for i, (prefix, suffix) in enumerate(steps):
                 cells = notebooks.cells_for({**task, "prefix": prefix, "suffix": suffix})

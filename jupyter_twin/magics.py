@@ -18,7 +18,7 @@ from typing import Any, Callable
 from IPython.core.magic import Magics, cell_magic, magics_class
 from traitlets import Bool, Float, Int, Unicode
 
-from .kernel import frontend, sources
+from .kernel import frontend, review, sources, widgets
 from .kernel.cells import find_fill_point, join_completion, strip_magic_line
 from .kernel.facts import collect_facts, render_facts
 
@@ -182,6 +182,8 @@ class TwinMagics(Magics):
     tab_completion = Bool(False, help="Add a model completion to the kernel's Tab completion.").tag(config=True)
     tab_timeout = Float(1.5, help="Seconds Tab waits for the model at most.").tag(config=True)
     history_cells = Int(40, help="Earlier inputs used as context when no notebook is known.").tag(config=True)
+    panels = Bool(True, help="ipywidgets panels (review, control, chat) where the JupyterLab extension is absent.").tag(config=True)
+    review_timeout = Float(600.0, help="Seconds a review panel keeps its cell waiting for a click.").tag(config=True)
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell, **kwargs)
@@ -192,6 +194,8 @@ class TwinMagics(Magics):
         self.last_facts: list[dict] = []
         self.last_sent: list[dict] = []  # comm messages sent by the last command (for tests)
         self.matcher = None
+        self.install_hint = widgets.HintOnce()
+        self.last_panel: Any = None  # the last review panel (tests click its buttons)
         self.observe(self._tab_changed, names=["tab_completion"])
 
     # --- engine ---------------------------------------------------------
@@ -239,34 +243,53 @@ class TwinMagics(Magics):
     def _report(self, message: str) -> None:
         print(f"jupyter_twin: {message}", file=sys.stderr)
 
-    def _generate(self, make_stream: Callable[[], Any], kind: str) -> tuple[str | None, _View]:
-        """Stream an answer into the output; the cleaned result, or None after an
-        interrupt or an error (each reported in one line)."""
+    def _generate(self, make_stream: Callable[[], Any], kind: str, view: Any = None) -> tuple[str | None, Any]:
+        """Stream an answer into the output (or into ``view``, a review panel); the cleaned
+        result, or None after an interrupt or an error (each reported in one line)."""
         from .errors import TwinError
 
-        view = _View(self.shell, kind, enabled=self.stream)
+        if view is None:
+            view = _View(self.shell, kind, enabled=self.stream)
+        stopped = getattr(view, "stopped", None)
         stream = None
         try:
-            stream = make_stream()
-            for delta in stream:
-                view.add(delta)
-            return stream.result(), view
+            with review.keyboard_interrupts():
+                stream = make_stream()
+                for delta in stream:
+                    view.add(delta)
+                return stream.result(), view
         except KeyboardInterrupt:
             if stream is not None:
                 stream.cancel()
             self._report("interrupted; the model was stopped.")
+            if stopped:
+                stopped("Interrupted; the model was stopped. Nothing changed.")
             return None, view
         except TwinError as exc:
             if stream is not None:
                 stream.cancel()
             self._report(_one_line(exc))
+            if stopped:
+                stopped("No result (the error is above). Nothing changed.")
             return None, view
         except OptionError as exc:
             self._report(str(exc))
+            if stopped:
+                stopped("No result. Nothing changed.")
             return None, view
         finally:
             if stream is not None:
                 stream.cancel()  # idempotent; makes sure the backend stops
+
+    def _review_panel(self, task: str, replace_label: str = "Replace original") -> Any:
+        """A review panel for a code task where the extension is absent and ipywidgets is
+        here; None otherwise (the text view, as before)."""
+        if not (self.panels and widgets.use_panels(self.shell, self.live.present)):
+            return None
+        panel = review.ReviewPanel(self.shell, task, enabled=self.stream, timeout=self.review_timeout)
+        panel.replace_label = replace_label
+        self.last_panel = panel
+        return panel
 
     def _place_code(self, ctx: sources.NotebookContext, view: _View, code: str, opts: dict[str, Any], *,
                     task: str, original: str | None, target_id: str | None) -> None:
@@ -276,6 +299,12 @@ class TwinMagics(Magics):
             view.finish(code, "The model returned no code.")
             return
         self.last_sent = []
+        if isinstance(view, review.ReviewPanel):  # no extension, ipywidgets: the user decides
+            if view.propose(code, original, insert=insert, replace_label=view.replace_label,
+                            can_wait=review.expecting()) or not insert:
+                return
+            self.shell.set_next_input(code, replace=False)  # as before: nothing can act on a click
+            return
         if ctx.source == "live":  # the JupyterLab extension pushed this cell's notebook
             if original is not None:
                 view.show(frontend.diff_bundle(target_id, original, code, task=task))
@@ -291,6 +320,7 @@ class TwinMagics(Magics):
             view.finish(code, "Inserted below as a new cell." if view.rich else "The code is in the next input.")
         else:
             view.finish(code)
+        self.install_hint.maybe(self.shell, self.live.present)
 
     def _place_markdown(self, ctx: sources.NotebookContext, view: _View, text: str, opts: dict[str, Any], *,
                         task: str, as_cell: bool) -> None:
@@ -389,7 +419,10 @@ class TwinMagics(Magics):
             self._report(_one_line(exc))
             return
         engine_task = {"doc": "document"}.get(task, task)
-        code, view = self._generate(lambda: twin.stream(engine_task, ctx.cells, index, kernel_facts=facts, **kw), "code")
+        # a line magic acting on the cell above can only replace its own cell (set_next_input)
+        panel = self._review_panel(task, "Replace this cell" if target is not None else "Replace original")
+        code, view = self._generate(lambda: twin.stream(engine_task, ctx.cells, index, kernel_facts=facts, **kw),
+                                    "code", panel)
         if code is None:
             return
         # the diff's "Replace original" acts on the target cell (this one, or the cell above)
@@ -482,7 +515,9 @@ class TwinMagics(Magics):
         if error:
             print(f"Fixing {'In [%s]' % err['execution_count'] if err and err.get('execution_count') else 'the cell'}: "
                   f"{error.strip().splitlines()[-1]}")
-        code, view = self._generate(lambda: twin.stream("fix", ctx.cells, index, kernel_facts=facts, error=error), "code")
+        panel = self._review_panel("fix", "Replace original" if cell is not None and cell.strip() else "Replace this cell")
+        code, view = self._generate(lambda: twin.stream("fix", ctx.cells, index, kernel_facts=facts, error=error),
+                                    "code", panel)
         if code is None:
             return
         self._place_code(ctx, view, code, opts, task="fix", original=source,
@@ -635,6 +670,12 @@ class TwinMagics(Magics):
         else:
             matcher.uninstall(self)
 
+    def add_review_wait(self, lines: list[str]) -> list[str]:
+        """input_transformers_post (see kernel/review.py); off with ``panels`` off."""
+        if not self.panels or self.live.present:
+            return lines
+        return review.add_wait(self.shell, lines)
+
     # --- error tracking for %twin fix ------------------------------------
     def post_run_cell(self, result: Any) -> None:
         exc = getattr(result, "error_in_exec", None) or getattr(result, "error_before_exec", None)
@@ -671,6 +712,9 @@ def load_ipython_extension(ip: Any) -> None:
     if magics not in ip.configurables:
         ip.configurables.append(magics)
     ip.events.register("post_run_cell", magics.post_run_cell)
+    # a cell that is one of our magics may wait for a review panel's click (kernel/review.py)
+    ip.events.register("pre_run_cell", review.reset)
+    ip.input_transformers_post.append(magics.add_review_wait)
     try:
         import comm as comm_pkg
 
@@ -689,8 +733,11 @@ def unload_ipython_extension(ip: Any) -> None:
         return
     try:
         ip.events.unregister("post_run_cell", magics.post_run_cell)
+        ip.events.unregister("pre_run_cell", review.reset)
     except ValueError:
         pass
+    if magics.add_review_wait in ip.input_transformers_post:
+        ip.input_transformers_post.remove(magics.add_review_wait)
     from .kernel import matcher
 
     matcher.uninstall(magics)

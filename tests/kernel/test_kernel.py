@@ -95,6 +95,10 @@ def kernel(model_env, saved_notebook):
     km.start_kernel(cwd=str(saved_notebook.parent), env=env)
     client = Client(km)
     try:
+        # a bare kernel: these tests are the text front door (the ipywidgets panels are
+        # tested in test_review_panel.py)
+        reply, _ = client.execute("import sys; sys.modules['ipywidgets'] = None")
+        assert reply["status"] == "ok"
         reply, _ = client.execute("%load_ext jupyter_twin")
         assert reply["status"] == "ok"
         yield client

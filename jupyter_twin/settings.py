@@ -69,45 +69,84 @@ def _normalise_ollama_host(value: str) -> str:
     return f"{scheme}://{rest}"
 
 
+def setting(default: Any, env: str | None, help: str, *, server: bool = True, magics: bool = False,
+            cli: bool = False, env_doc: str | None = None, default_doc: str | None = None) -> Any:
+    """One setting, declared once: its default, environment variable and help. Where it is
+    offered comes from here too: a `c.TwinApp` trait (server), a `%config TwinMagics` trait
+    (magics), a CLI option (cli); the README's configuration table is made from it
+    (`settings_table()`, checked by tests/engine/test_settings.py)."""
+    return field(default=default, metadata={
+        "env": env, "help": help, "server": server, "magics": magics, "cli": cli,
+        "env_doc": env_doc, "default_doc": default_doc,
+    })
+
+
 @dataclass
 class Settings:
-    backend: str = "auto"
-    model: str | None = None
-    host: str | None = None
-    api_key: str | None = None
-    model_path: str | None = None
-    family: str | None = None
-    num_ctx: int = 4096
-    keep_alive: str = "30m"
-    max_tokens_complete: int = 64
-    max_tokens_chat: int = 768
-    context_tokens: int = 1024
-    connect_timeout: float = 3.0
-    request_timeout: float = 120.0
-    first_token_timeout: float = 60.0
-    temperature: float = 0.0
-    threads: int | None = None
-    # the embedded backend's model process exits after this long without a request
-    model_idle_timeout: float = 900.0
-    extra: dict[str, Any] = field(default_factory=dict)
+    backend: str = setting(
+        "auto", "JUPYTER_TWIN_BACKEND",
+        "`ollama`, `openai`, `embedded`, or `auto`: Ollama if it answers, else the embedded model if "
+        "one is installed, else an error saying what to install or start",
+        magics=True, cli=True)
+    model: str | None = setting(
+        None, "JUPYTER_TWIN_MODEL", "model name; for `embedded`, a GGUF path or a pinned model's name",
+        magics=True, cli=True, default_doc="`codestral` (Ollama)")
+    completion_model: str | None = setting(
+        None, "JUPYTER_TWIN_COMPLETION_MODEL",
+        "the model for completion (ghost text, `%%complete`): a small, fast FIM model, e.g. "
+        "`qwen2.5-coder:1.5b`",
+        magics=True, cli=True, default_doc="`model`")
+    chat_model: str | None = setting(
+        None, "JUPYTER_TWIN_CHAT_MODEL",
+        "the model for chat, explain, refactor, fix, document and tests, e.g. `codestral`",
+        magics=True, cli=True, default_doc="`model`")
+    completion_backend: str | None = setting(
+        None, "JUPYTER_TWIN_COMPLETION_BACKEND", "the backend of the completion model",
+        magics=True, default_doc="`backend`")
+    chat_backend: str | None = setting(
+        None, "JUPYTER_TWIN_CHAT_BACKEND", "the backend of the chat model", magics=True, default_doc="`backend`")
+    host: str | None = setting(
+        None, None, "server address", magics=True, cli=True,
+        env_doc="`OLLAMA_HOST` / `JUPYTER_TWIN_OPENAI_BASE_URL` (or `JUPYTER_TWIN_HOST`)",
+        default_doc="`http://127.0.0.1:11434`")
+    api_key: str | None = setting(
+        None, "JUPYTER_TWIN_API_KEY",
+        "sent only to the configured OpenAI-compatible server; a warning on plain http to a host "
+        "that is not this machine",
+        env_doc="`JUPYTER_TWIN_API_KEY` (or `OPENAI_API_KEY`, used only when the host is "
+                "`https://api.openai.com`)", default_doc="none")
+    model_path: str | None = setting(
+        None, "JUPYTER_TWIN_MODEL_PATH", "GGUF file for `embedded`", default_doc="the demo model if installed")
+    family: str | None = setting(
+        None, "JUPYTER_TWIN_FAMILY",
+        "FIM format: `codestral`, `qwen`, `deepseek`, `starcoder`, `codellama`, `codegemma`, `plain`",
+        default_doc="detected")
+    num_ctx: int = setting(
+        4096, "JUPYTER_TWIN_NUM_CTX",
+        "one context size for every request (changing it makes Ollama reload the model)")
+    keep_alive: str = setting("30m", "JUPYTER_TWIN_KEEP_ALIVE", "how long Ollama keeps the model loaded")
+    max_tokens_complete: int = setting(64, "JUPYTER_TWIN_MAX_TOKENS_COMPLETE", "most tokens generated for one completion")
+    max_tokens_chat: int = setting(768, "JUPYTER_TWIN_MAX_TOKENS_CHAT", "most tokens generated for a task or chat answer")
+    context_tokens: int = setting(1024, "JUPYTER_TWIN_CONTEXT_TOKENS", "budget for neighbouring cells and kernel facts")
+    connect_timeout: float = setting(3.0, "JUPYTER_TWIN_CONNECT_TIMEOUT", "seconds to reach the backend")
+    request_timeout: float = setting(120.0, "JUPYTER_TWIN_REQUEST_TIMEOUT", "seconds for a whole request")
+    first_token_timeout: float = setting(
+        60.0, "JUPYTER_TWIN_FIRST_TOKEN_TIMEOUT", "seconds the backend may take to its first token")
+    temperature: float = setting(0.0, "JUPYTER_TWIN_TEMPERATURE", "sampling temperature")
+    threads: int | None = setting(
+        None, "JUPYTER_TWIN_THREADS", "llama.cpp threads for `embedded`", default_doc="the physical cores")
+    model_idle_timeout: float = setting(
+        900.0, "JUPYTER_TWIN_MODEL_IDLE_TIMEOUT",
+        "the embedded model's process exits after this long without a request (and when its last "
+        "user is gone)")
 
-    ENV = {
-        "backend": "JUPYTER_TWIN_BACKEND",
-        "model": "JUPYTER_TWIN_MODEL",
-        "api_key": "JUPYTER_TWIN_API_KEY",
-        "model_path": "JUPYTER_TWIN_MODEL_PATH",
-        "family": "JUPYTER_TWIN_FAMILY",
-        "num_ctx": "JUPYTER_TWIN_NUM_CTX",
-        "keep_alive": "JUPYTER_TWIN_KEEP_ALIVE",
-        "max_tokens_complete": "JUPYTER_TWIN_MAX_TOKENS_COMPLETE",
-        "max_tokens_chat": "JUPYTER_TWIN_MAX_TOKENS_CHAT",
-        "context_tokens": "JUPYTER_TWIN_CONTEXT_TOKENS",
-        "connect_timeout": "JUPYTER_TWIN_CONNECT_TIMEOUT",
-        "request_timeout": "JUPYTER_TWIN_REQUEST_TIMEOUT",
-        "temperature": "JUPYTER_TWIN_TEMPERATURE",
-        "threads": "JUPYTER_TWIN_THREADS",
-        "model_idle_timeout": "JUPYTER_TWIN_MODEL_IDLE_TIMEOUT",
-    }
+    @classmethod
+    def fields(cls) -> list[dataclasses.Field]:
+        return list(dataclasses.fields(cls))
+
+    @classmethod
+    def env_vars(cls) -> dict[str, str]:
+        return {f.name: f.metadata["env"] for f in dataclasses.fields(cls) if f.metadata.get("env")}
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
@@ -115,7 +154,7 @@ class Settings:
         env = os.environ if env is None else env
         values: dict[str, Any] = {}
         types = {f.name: f.type for f in dataclasses.fields(cls)}
-        for name, var in cls.ENV.items():
+        for name, var in cls.env_vars().items():
             raw = env.get(var)
             if raw is None or raw == "":
                 continue
@@ -146,8 +185,10 @@ class Settings:
         return settings
 
     def validate(self) -> None:
-        if self.backend not in BACKENDS:
-            raise SettingsError(f"backend must be one of {', '.join(BACKENDS)}, not {self.backend!r}")
+        for name in ("backend", "completion_backend", "chat_backend"):
+            value = getattr(self, name)
+            if value is not None and value not in BACKENDS:
+                raise SettingsError(f"{name} must be one of {', '.join(BACKENDS)}, not {value!r}")
         for name in ("num_ctx", "max_tokens_complete", "max_tokens_chat", "context_tokens"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{name} must be positive")
@@ -164,7 +205,6 @@ class Settings:
     def public(self) -> dict[str, Any]:
         """The settings without secrets, for status displays."""
         data = dataclasses.asdict(self)
-        data.pop("extra", None)
         data["api_key"] = "set" if self.api_key else None
         return data
 
@@ -179,3 +219,23 @@ def _coerce(kind: Any, raw: str, var: str) -> Any:
     except ValueError:
         raise SettingsError(f"{var}={raw!r} is not a number") from None
     return raw
+
+
+def _default_text(f: dataclasses.Field) -> str:
+    if f.metadata.get("default_doc"):
+        return f.metadata["default_doc"]
+    value = f.default
+    if isinstance(value, float) and "timeout" in f.name:
+        return f"{value:g} s"
+    if isinstance(value, str):
+        return f"`{value}`"
+    return "none" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def settings_table() -> str:
+    """The README's configuration table, made from the declarations above."""
+    rows = ["| setting | environment | default | meaning |", "| --- | --- | --- | --- |"]
+    for f in dataclasses.fields(Settings):
+        env = f.metadata.get("env_doc") or (f"`{f.metadata['env']}`" if f.metadata.get("env") else "none")
+        rows.append(f"| `{f.name}` | {env} | {_default_text(f)} | {f.metadata['help']} |")
+    return "\n".join(rows)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import logging
 import threading
 import time
 from dataclasses import dataclass, field
@@ -14,12 +15,13 @@ from .backends import Backend, ChatRequest, FimRequest, make_backend
 from .cells import Cell, check_position, error_text, to_cells
 from .completion_cache import CompletionCache, notebook_key
 from .context import Context, ContextOptions, build_context, estimate_tokens
-from .errors import CellTooLarge, ContextError, TwinError
+from .errors import CellTooLarge, ContextError, ModelNotFound, TwinError
 from .postprocess import clean_completion, completion_mode, current_line, is_finished, partial_word, unheal
 from .settings import BACKENDS, Settings
 from .stream import TaskStream, TextListStream
 from .tasks import TASKS, build_messages, finish, task_by_name
 
+log = logging.getLogger("jupyter_twin")
 CellsLike = Sequence[Mapping[str, Any] | Cell]
 #: tokens a chat template adds around each message (role markers, separators), roughly
 _MESSAGE_OVERHEAD = 8
@@ -88,12 +90,17 @@ class Twin:
         **overrides: Any,
     ) -> None:
         if isinstance(backend, Backend):
-            self._backend: Backend | None = backend
-            # a backend object from elsewhere (a plugin, a test double) may have its own name
+            # one backend object from elsewhere (a plugin, a test double) serves both roles;
+            # it may have a name of its own
+            self._given: Backend | None = backend
             backend_name = backend.name if backend.name in BACKENDS else None
         else:
-            self._backend = None
+            self._given = None
             backend_name = backend
+        #: the backend of each role ("complete", "chat"), made on first use; one object
+        #: when both roles name the same backend and model
+        self._backends: dict[str, Backend] = {}
+        self._fim_warned = False
         if settings is None:
             settings = Settings.from_env(backend=backend_name, model=model, host=host, api_key=api_key, **overrides)
         else:
@@ -112,16 +119,81 @@ class Twin:
         self._background_lock = threading.Lock()
 
     # --- backend -------------------------------------------------------
+    def choice(self, role: str) -> tuple[str, str | None]:
+        """(backend, model) configured for a role: `completion_backend` / `completion_model`
+        for "complete", `chat_backend` / `chat_model` for "chat", each defaulting to
+        `backend` / `model`."""
+        s = self.settings
+        if role == "complete":
+            return s.completion_backend or s.backend, s.completion_model or self._model_arg or s.model
+        if role == "chat":
+            return s.chat_backend or s.backend, s.chat_model or self._model_arg or s.model
+        raise ValueError(f"role must be 'complete' or 'chat', not {role!r}")
+
+    def backend_for(self, role: str) -> Backend:
+        """The backend serving a role, made on first use."""
+        with self._lock:
+            if self._given is not None:
+                return self._given
+            backend = self._backends.get(role)
+            if backend is None:
+                kind, model = self.choice(role)
+                other = "chat" if role == "complete" else "complete"
+                if other in self._backends and self.choice(other) == (kind, model):
+                    backend = self._backends[other]
+                else:
+                    settings = self.settings if kind == self.settings.backend else self.settings.replace(backend=kind)
+                    backend = make_backend(settings, model=model, host=self._host_arg)
+                self._backends[role] = backend
+            return backend
+
     @property
     def backend(self) -> Backend:
+        """The completion backend (FIM); `chat_backend` serves the chat tasks."""
+        return self.backend_for("complete")
+
+    @property
+    def chat_backend(self) -> Backend:
+        return self.backend_for("chat")
+
+    def use_model(self, role: str, name: str) -> None:
+        """Serve `role` with the model `name` from the next request on. Only a model that
+        the role's backend lists is accepted (never a host, a path or a key from a
+        browser): ModelNotFound otherwise."""
+        listed = self.backend_for(role).models()
+        if name not in listed:
+            raise ModelNotFound(f"{name!r} is not one of the models the backend offers: {', '.join(listed[:20])}")
+        field_name = "completion_model" if role == "complete" else "chat_model"
         with self._lock:
-            if self._backend is None:
-                self._backend = make_backend(self.settings, model=self._model_arg, host=self._host_arg)
-            return self._backend
+            self.settings = self.settings.replace(**{field_name: name})
+            old = self._backends.pop(role, None)
+            if role == "complete":
+                self._counter = None
+                self._fim_warned = False
+        if old is not None and old not in self._backends.values() and old is not self._given:
+            old.close()
 
     @property
     def family(self):  # -> Family
         return self.backend.info().family
+
+    def _check_fim(self) -> None:
+        """A model that cannot fill in the middle is never used for completion: a chat
+        model's answer to a FIM prompt is prose or a copy of the cell. Said clearly; logged
+        once."""
+        backend = self.backend
+        info = backend.info()
+        if info.family.supports_fim or info.supports_insert:
+            return
+        message = (
+            f"the completion model {backend.model!r} cannot fill in the middle (no FIM format is known "
+            f"for it and {backend.name} reports no 'insert' capability): set completion_model to a "
+            f"code model with FIM, e.g. qwen2.5-coder:1.5b or codestral (or family, if it has FIM)"
+        )
+        if not self._fim_warned:
+            self._fim_warned = True
+            log.warning("jupyter_twin: %s", message)
+        raise ModelNotFound(message)
 
     def _count(self) -> Any:
         """The token counter for context budgets, made once per Twin. Exact counts are
@@ -161,6 +233,7 @@ class Twin:
     # --- completion ------------------------------------------------------
     def _fim_request(self, cells: CellsLike, index: int, cursor: int | None, kernel_facts: Facts, strategy: str | None):
         cell_list, cursor = self._completion_cells(cells, index, cursor)
+        self._check_fim()
         ctx = build_context(
             cell_list, index, cursor, kernel_facts=kernel_facts, options=self._options(strategy), count=self._count()
         )
@@ -442,7 +515,7 @@ class Twin:
             raise TwinError("ask needs a question")
         cell_source = ctx.cell_text  # the whole cell (see _chat_request)
         return TaskStream(
-            self.backend.chat(request),
+            self.chat_backend.chat(request),
             lambda raw: finish(spec, raw, cell_source),
             kind=spec.kind,
             task=spec.name,
@@ -454,7 +527,7 @@ class Twin:
             return self.preview_complete(cells, index, kw.get("cursor"), kernel_facts=kernel_facts)
         _spec, ctx, request = self._chat_request(task, cells, index, kernel_facts, **kw)
         return Preview(
-            task, self.backend.name, self.backend.model,
+            task, self.chat_backend.name, self.chat_backend.model,
             {"messages": request.messages, "max_tokens": request.max_tokens}, ctx,
             [s.describe() for s in ctx.sources],
         )
@@ -515,22 +588,37 @@ class Twin:
             data["reachable"] = True
         except TwinError as exc:
             data["error"] = str(exc)
+        # each role's backend and model (the top-level keys are the completion role's)
+        data["roles"] = {role: self._role_status(role) for role in ("complete", "chat")}
         return data
 
-    def models(self) -> list[str]:
-        return self.backend.models()
+    def _role_status(self, role: str) -> dict[str, Any]:
+        kind, model = self.choice(role)
+        out: dict[str, Any] = {"backend": kind, "model": model, "family": None, "fim": None, "error": None}
+        try:
+            backend = self.backend_for(role)
+            info = backend.info()
+            out.update(backend=backend.name, model=backend.model, family=info.family.name,
+                       fim=bool(info.family.supports_fim or info.supports_insert))
+        except TwinError as exc:
+            out["error"] = str(exc)
+        return out
+
+    def models(self, role: str = "complete") -> list[str]:
+        """The models the role's backend offers (the picker's list)."""
+        return self.backend_for(role).models()
 
     def backend_stats(self) -> dict[str, int] | None:
         """What the model really did (generations started, cancelled, tokens), where the
         backend counts it (the embedded model's process); None otherwise. Never starts or
         loads a model."""
-        backend = self._backend
+        backend = self._given or self._backends.get("complete")
         stats = getattr(backend, "generation_stats", None) if backend is not None else None
         return stats() if callable(stats) else None
 
     def close(self) -> None:
-        if self._backend is not None:
-            self._backend.close()
+        for backend in {id(b): b for b in [self._given, *self._backends.values()] if b is not None}.values():
+            backend.close()
 
     def __enter__(self) -> "Twin":
         return self

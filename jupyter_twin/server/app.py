@@ -14,9 +14,10 @@ from __future__ import annotations
 from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Bool, CFloat, CInt, Unicode
+from traitlets import Bool, CFloat, CInt
 
-from ..settings import BACKENDS, Settings
+from ..settings import Settings
+from ..traits import settings_overrides, settings_traits
 from .handlers import handlers
 from .service import Limits, TwinService
 
@@ -26,42 +27,9 @@ class TwinApp(ExtensionApp):
     description = "jupyter_twin: local AI coding assistant (completion, chat, cell actions)"
     load_other_extensions = True
 
-    backend = Unicode(
-        None, allow_none=True, config=True, help=f"Backend: one of {', '.join(BACKENDS)}."
-    )
-    model = Unicode(None, allow_none=True, config=True, help="Model name on the backend.")
-    host = Unicode(
-        None, allow_none=True, config=True, help="Backend address (Ollama or OpenAI-compatible)."
-    )
-    api_key = Unicode(
-        None, allow_none=True, config=True, help="API key for an OpenAI-compatible backend."
-    )
-    model_path = Unicode(
-        None, allow_none=True, config=True, help="GGUF file for the embedded backend."
-    )
-    family = Unicode(None, allow_none=True, config=True, help="Prompt family (FIM tokens).")
-    num_ctx = CInt(None, allow_none=True, config=True, help="Model context window (tokens).")
-    context_tokens = CInt(
-        None, allow_none=True, config=True, help="Token budget for notebook context."
-    )
-    max_tokens_complete = CInt(
-        None, allow_none=True, config=True, help="Most tokens generated for one completion."
-    )
-    max_tokens_chat = CInt(
-        None, allow_none=True, config=True, help="Most tokens generated for a task or chat."
-    )
-    connect_timeout = CFloat(
-        None, allow_none=True, config=True, help="Seconds to reach the backend."
-    )
-    request_timeout = CFloat(
-        None, allow_none=True, config=True, help="Seconds for a whole request."
-    )
-    temperature = CFloat(None, allow_none=True, config=True, help="Sampling temperature.")
-    threads = CInt(None, allow_none=True, config=True, help="CPU threads (embedded backend).")
-    model_idle_timeout = CFloat(
-        None, allow_none=True, config=True,
-        help="Seconds without a request after which the embedded model's process exits.",
-    )
+    # every engine setting (jupyter_twin/settings.py declares them once) as a trait
+    locals().update(settings_traits("server"))
+
     preload = Bool(
         True, config=True, help="Create the engine (load an embedded model) when the server starts."
     )
@@ -82,27 +50,8 @@ class TwinApp(ExtensionApp):
         help="Seconds a request may wait in the queue for a running slot before a 503.",
     )
 
-    _FIELDS = (
-        "backend",
-        "model",
-        "host",
-        "api_key",
-        "model_path",
-        "family",
-        "num_ctx",
-        "context_tokens",
-        "max_tokens_complete",
-        "max_tokens_chat",
-        "connect_timeout",
-        "request_timeout",
-        "temperature",
-        "threads",
-        "model_idle_timeout",
-    )
-
     def twin_settings(self) -> Settings:
-        overrides: dict[str, Any] = {f: getattr(self, f) for f in self._FIELDS}
-        return Settings.from_env(**{k: v for k, v in overrides.items() if v is not None})
+        return Settings.from_env(**settings_overrides(self, "server"))
 
     def initialize_settings(self) -> None:
         limits = Limits(

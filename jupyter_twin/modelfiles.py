@@ -167,6 +167,15 @@ def pinned_model_available(model: PinnedModel) -> bool:
     return parts_installed(model) or (cache_dir() / model.filename).is_file()
 
 
+def local_models() -> dict[str, Path]:
+    """The GGUF files in the model cache (where the pinned models are joined, and where a
+    user may put others), by file name: what the embedded backend offers to the picker."""
+    try:
+        return {p.name: p for p in sorted(cache_dir().glob("*.gguf")) if p.is_file()}
+    except OSError:
+        return {}
+
+
 def resolve_model_name(name: str) -> Path | None:
     """The GGUF file for a pinned model's name (joined and checked on first use), None for
     any other name; BackendUnavailable, with the pip command, when it is not installed."""

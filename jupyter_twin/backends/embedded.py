@@ -17,7 +17,7 @@ from typing import Any
 
 from ..errors import BackendUnavailable
 from ..families import detect_family
-from ..modelfiles import find_local_model
+from ..modelfiles import find_local_model, local_models, resolve_model_name
 from ..modelproc.client import ModelProcess, ProcessStream, model_process
 from ..settings import Settings
 from ..stream import BackendStream
@@ -86,6 +86,10 @@ class EmbeddedBackend(Backend):
         # `model` names a GGUF file here; a model name meant for a server is ignored
         looks_like_file = bool(model) and (str(model).endswith(".gguf") or Path(str(model)).expanduser().exists())
         path_text = model if looks_like_file else settings.model_path
+        if model and Path(str(model)).name == str(model) and str(model) in local_models():
+            path_text = str(local_models()[str(model)])  # a file name from models(): the picker
+        elif model and not looks_like_file and resolve_model_name(str(model)) is not None:
+            path_text = str(resolve_model_name(str(model)))  # a pinned model's name
         path, origin = find_local_model(path_text)
         if path is None:
             raise BackendUnavailable(f"No model file for the embedded backend: {origin}")
@@ -189,6 +193,11 @@ class EmbeddedBackend(Backend):
         }
         body = {"role": "chat", "kind": "chat", "kwargs": kwargs, "stop_ids": []}
         return ProcessStream(self.process, body, deadline=self.settings.request_timeout)
+
+    def models(self) -> list[str]:
+        """This model's file and the other GGUF files in the model cache (file names only:
+        the browser sees no path)."""
+        return list(dict.fromkeys([self.model, *local_models()]))
 
     def preview_fim(self, request: FimRequest) -> dict[str, Any]:
         return {"model_file": str(self.path), "prompt": request.raw_prompt, "stop": request.stop_all}

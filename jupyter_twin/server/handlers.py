@@ -42,6 +42,7 @@ from ..errors import (
     BackendTimeout,
     BackendUnavailable,
     ContextError,
+    ModelNotFound,
     ServerBusy,
     TwinError,
 )
@@ -512,7 +513,8 @@ class StatusHandler(TwinHandler):
 
 
 class ModelsHandler(TwinHandler):
-    """GET /jupyter-twin/models: the models the configured backend offers."""
+    """GET /jupyter-twin/models: the models the configured backend offers, per role;
+    POST: pick the completion and chat models among them."""
 
     @tornado.web.authenticated
     @authorized
@@ -527,7 +529,34 @@ class ModelsHandler(TwinHandler):
             self.set_status(503)
             self.finish(json.dumps({"message": "the backend did not answer in time"}))
             return
-        self.finish(json.dumps({"models": models, "current": redact(self.service.settings.model)}))
+        try:
+            roles = await self.service.roles()
+        except (TwinError, TimeoutError):
+            roles = None
+        self.finish(json.dumps({"models": models, "current": redact(self.service.settings.model), "roles": roles}))
+
+    @tornado.web.authenticated
+    @authorized
+    async def post(self) -> None:
+        """{"complete"?: name, "chat"?: name}: serve a role with another model of those its
+        backend lists. Only a listed name is accepted: never a host, a path or a key."""
+        body = self.body()
+        choices = {}
+        for role in ("complete", "chat"):
+            value = body.get(role)
+            if value is None:
+                continue
+            if not isinstance(value, str) or not value.strip() or len(value) > 200:
+                raise _bad(f"'{role}' must be a model name")
+            choices[role] = value
+        if not choices:
+            raise _bad("name a model for 'complete' or 'chat'")
+        try:
+            roles = await self.service.use_models(choices)
+        except TwinError as exc:
+            raise tornado.web.HTTPError(400 if isinstance(exc, ModelNotFound) else error_status(exc),
+                                        reason="Model not offered", log_message=error_message(exc)) from None
+        self.finish(json.dumps({"roles": roles}))
 
 
 class MetricsHandler(TwinHandler):

@@ -389,6 +389,31 @@ class TwinService:
         # model names for the browser: a GGUF path becomes its file name
         return [redact(str(m)) for m in await self.call(twin.models, timeout=timeout)]
 
+    async def roles(self, timeout: float = 10.0) -> dict[str, dict[str, Any]]:
+        """Per role ("complete", "chat"): the model in use and the models its backend
+        offers (the picker's lists)."""
+        twin = await self.call(self.twin, timeout=timeout)
+
+        def collect() -> dict[str, dict[str, Any]]:
+            out = {}
+            for role in ("complete", "chat"):
+                backend = twin.backend_for(role)
+                out[role] = {"backend": backend.name, "current": redact(str(backend.model)),
+                             "models": [redact(str(m)) for m in backend.models()]}
+            return out
+
+        loop = asyncio.get_running_loop()
+        return await asyncio.wait_for(loop.run_in_executor(self._executor, collect), timeout)
+
+    async def use_models(self, choices: dict[str, str], timeout: float = 30.0) -> dict[str, dict[str, Any]]:
+        """Switch roles to models their backend lists (ModelNotFound otherwise); the next
+        request uses them, with no restart."""
+        twin = await self.call(self.twin, timeout=timeout)
+        loop = asyncio.get_running_loop()
+        for role, name in choices.items():
+            await asyncio.wait_for(loop.run_in_executor(self._executor, twin.use_model, role, name), timeout)
+        return await self.roles(timeout)
+
     # -- jobs ------------------------------------------------------------------------
     async def submit(
         self,

@@ -21,6 +21,7 @@ ENDPOINTS = [
     ("POST", "cancel"),
     ("GET", "status"),
     ("GET", "models"),
+    ("POST", "models"),
     ("GET", "metrics"),
     ("DELETE", "metrics"),
 ]

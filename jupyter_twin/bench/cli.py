@@ -9,6 +9,7 @@ from typing import Any, Iterable
 
 import click
 
+from ..errors import TwinError
 from ..settings import BACKENDS
 from ..twin import Twin
 
@@ -162,11 +163,17 @@ def bench_fim(paths: tuple[Path, ...], tasks_path: Path | None, notebooks: Path 
     log = open(json_out.with_suffix(".partial.jsonl"), "w") if json_out else None
     try:
         for choice in choices:
-            twin = _twin_for(choice, host)
             try:
-                run = compare.run_model(twin, choice, tasks, cache, strategies, typing_tasks, keys, progress=_progress, log=log)
-            finally:
-                twin.close()
+                twin = _twin_for(choice, host)
+                try:
+                    run = compare.run_model(twin, choice, tasks, cache, strategies, typing_tasks, keys, progress=_progress,
+                                            log=log)
+                finally:
+                    twin.close()
+            except TwinError as exc:
+                # one model that cannot load (not pulled, server down) must not lose the others' numbers
+                click.echo(f"model {choice.label}: not measured: {exc}", err=True)
+                continue
             runs.append(run)
             if len(choices) > 1:
                 click.echo(f"model {choice.label}")
@@ -174,6 +181,8 @@ def bench_fim(paths: tuple[Path, ...], tasks_path: Path | None, notebooks: Path 
     finally:
         if log:
             log.close()
+    if not runs:
+        raise click.ClickException("no model could be measured")
     rows = [compare.summary(run) for run in runs]
     click.echo("")
     click.echo(compare.format_table(rows))

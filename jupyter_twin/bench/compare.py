@@ -60,6 +60,7 @@ class ModelRun:
     results: list[fim.TaskResult]
     typing: list[float] = field(default_factory=list)
     keys: int = 0
+    typing_failed: int = 0
 
     @property
     def mine(self) -> list[fim.TaskResult]:
@@ -102,11 +103,13 @@ def run_model(
     results = fim.run(twin, tasks, notebooks, strategies, progress=progress, log=log)
     strategy = "notebook" if "notebook" in strategies else strategies[0]
     typed: list[float] = []
+    failures: dict[str, int] = {}
     chosen = typing_tasks(tasks, typing_count)
     if chosen and keys > 0 and strategy != "bare":
-        typed = typing_sim.run(twin, chosen, notebooks, [strategy], keys,
+        typed = typing_sim.run(twin, chosen, notebooks, [strategy], keys, failures=failures,
                                progress=progress and (lambda i, t, _l: progress(i, t, "typing")))[strategy]
-    return ModelRun(choice.label, twin.backend.name, twin.backend.model, strategy, load_s, results, typed, keys)
+    return ModelRun(choice.label, twin.backend.name, twin.backend.model, strategy, load_s, results, typed, keys,
+                    failures.get(strategy, 0))
 
 
 def summary(run: ModelRun) -> dict[str, Any]:
@@ -123,6 +126,7 @@ def summary(run: ModelRun) -> dict[str, Any]:
         "warm_median": median(warm),
         "warm_p95": percentile(warm, 0.95),
         "warm_requests": len(warm),
+        "warm_failed": run.typing_failed,
         "load_s": run.load_s,
     }
 
@@ -136,7 +140,7 @@ def format_table(rows: list[dict[str, Any]]) -> str:
         lines.append(
             f"{r['model']:<{width}} {r['n']:>4} {r['exact_match']:>6.3f} {r['edit_similarity']:>8.3f} "
             f"{r['cold_median']:>10.3f} {r['cold_p95']:>10.3f} {r['warm_median']:>10.3f} {r['warm_p95']:>10.3f} "
-            f"{r['failed']:>6}"
+            f"{r['failed'] + r.get('warm_failed', 0):>6}"
         )
     return "\n".join(lines)
 

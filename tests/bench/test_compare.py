@@ -5,7 +5,7 @@ needed for any of it)."""
 from __future__ import annotations
 
 import math
-import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -91,3 +91,17 @@ def test_an_unknown_embedded_model_is_refused_not_replaced(tmp_path):
     nb = Path(__file__).resolve().parents[2] / "examples" / "magics.ipynb"
     result = CliRunner().invoke(cli, ["bench", "fim", str(nb), "--samples", "1", "--model", "embedded:no-such-model"])
     assert result.exit_code == 2 and "no such GGUF file" in result.output and "qwen2.5-coder-1.5b" in result.output
+
+
+def test_a_model_that_cannot_be_reached_is_reported_by_name(tmp_path):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from fault_servers import refused_url
+
+    nb = Path(__file__).resolve().parents[2] / "examples" / "magics.ipynb"
+    host = refused_url()
+    result = CliRunner().invoke(cli, ["bench", "fim", str(nb), "--samples", "1", "--host", host, "--no-plot",
+                                      "--model", "ollama:qwen2.5-coder:1.5b", "--model", "openai:qwen"])
+    assert result.exit_code == 1
+    assert "model ollama:qwen2.5-coder:1.5b: not measured:" in result.output
+    assert "model openai:qwen: not measured:" in result.output
+    assert "no model could be measured" in result.output

@@ -112,6 +112,8 @@ def test_bench_fim_on_a_folder_compares_two_models_on_two_backends(tmp_path, lla
         assert row["warm_requests"] == 3  # 4 keys, the first one is cold
         assert 0 < row["cold_median"] < 120 and 0 < row["warm_median"] < 120
     assert len(data["results"]) == 6
+    # every cold task asked its model: none was answered from an earlier task's cached suggestion
+    assert all(r["latency"] > 0.02 for r in data["results"])
     # the tasks are the sampler's, and a second sampling gives the same ones
     expected = sampling.sample_tasks([folder], 3)
     assert [r["target"] for r in data["results"][:3]] == [t["target"] for t in expected]

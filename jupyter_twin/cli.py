@@ -10,14 +10,8 @@ import click
 
 from . import __version__
 from .errors import TwinError
-from .settings import BACKENDS, Settings
-
-
-def backend_options(f: Any) -> Any:
-    f = click.option("--backend", type=click.Choice(BACKENDS), default=None, help="Backend (default: settings / auto).")(f)
-    f = click.option("--model", "-m", default=None, help="Model name, or GGUF path for the embedded backend.")(f)
-    f = click.option("--host", default=None, help="Server address (Ollama or OpenAI-compatible base URL).")(f)
-    return f
+from .cli_options import backend_options, settings_overrides
+from .settings import Settings
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -29,12 +23,13 @@ def cli() -> None:
 @cli.command()
 @backend_options
 @click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
-def doctor(backend: str | None, model: str | None, host: str | None, as_json: bool) -> None:
+def doctor(as_json: bool, **options: Any) -> None:
     """Which backend would be used, and why."""
     from .backends.select import choose, no_backend_message
     from .twin import Twin
 
-    settings = Settings.from_env(backend=backend, model=model, host=host)
+    model, host = options.get("model"), options.get("host")
+    settings = Settings.from_env(**settings_overrides(options))
     choice = choose(settings)
     report: dict[str, Any] = {"settings": settings.public(), "findings": choice.reasons, "backend": choice.backend}
     if choice.backend is None:

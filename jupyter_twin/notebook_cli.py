@@ -26,6 +26,7 @@ from typing import Any, Callable
 
 import click
 
+from .cli_options import backend_options
 from .kernel.cells import error_text, find_fill_point, join_completion, source_text, split_lines
 
 TASKS = ("explain", "refactor", "complete", "fix", "doc", "test")
@@ -352,15 +353,14 @@ def run_task(
     return ("markdown" if task in MARKDOWN_TASKS else "code"), text
 
 
-def _make_twin(backend: str | None, model: str | None, host: str | None) -> Any:
+def _make_twin(options: dict[str, Any]) -> Any:
     from . import Twin  # the engine; imported late so --help works without it
 
-    kwargs = {k: v for k, v in {"backend": backend, "model": model, "host": host}.items() if v}
-    return Twin(**kwargs)
+    return Twin(**{k: v for k, v in options.items() if v})
 
 
 def _run_command(task: str, notebook: str, cell: int, instruction: str | None, dry_run: bool,
-                 backend: str | None, model: str | None, host: str | None, stream: bool) -> None:
+                 options: dict[str, Any], stream: bool) -> None:
     from .errors import TwinError
 
     if instruction and task not in ("refactor",):
@@ -375,7 +375,7 @@ def _run_command(task: str, notebook: str, cell: int, instruction: str | None, d
             f"{nb.path}: cell {cell} is a {nb.cells[index].get('cell_type')} cell; {task} works on code cells")
     if task == "fix" and error_text(nb.cells[index]) is None:
         raise NotebookFileError(f"{nb.path}: cell {cell} has no error output to fix (run it and save first)")
-    twin = _make_twin(backend, model, host)
+    twin = _make_twin(options)
     on_delta = None
     if stream:
         def on_delta(delta: str) -> None:
@@ -422,12 +422,10 @@ def _make_command(task: str) -> click.Command:
                   help="0-based position of the cell in the notebook (negative counts from the end).")
     @click.option("--instruction", "-i", default=None, help="What to change (refactor).")
     @click.option("--dry-run", is_flag=True, help="Print the result instead of writing the notebook.")
-    @click.option("--backend", default=None, help="ollama | openai | embedded | auto (default: settings).")
-    @click.option("--model", "-m", default=None, help="Model name or GGUF path (default: settings).")
-    @click.option("--host", default=None, help="Backend URL, e.g. http://127.0.0.1:11434.")
+    @backend_options
     @click.option("--stream/--no-stream", default=False, help="Show the raw answer on stderr as it is generated.")
-    def command(notebook, cell, instruction, dry_run, backend, model, host, stream):
-        _run_command(task, notebook, cell, instruction, dry_run, backend, model, host, stream)
+    def command(notebook, cell, instruction, dry_run, stream, **options):
+        _run_command(task, notebook, cell, instruction, dry_run, options, stream)
 
     return command
 

@@ -17,6 +17,7 @@ from jupyter_twin.backends.embedded import default_threads
 from jupyter_twin.modelproc.client import model_process
 
 pytestmark = pytest.mark.model
+NUM_CTX = 3584
 
 
 def _kill_when_generating(proc_obj, sig: int, out: dict) -> None:
@@ -32,12 +33,15 @@ def _kill_when_generating(proc_obj, sig: int, out: dict) -> None:
 
 
 @pytest.mark.parametrize("sig", [signal.SIGSEGV, signal.SIGSTOP])
-def test_cli_explain_when_the_model_process_dies(nb_copy, embedded_env, sig):
+def test_cli_explain_when_the_model_process_dies(nb_copy, embedded_env, monkeypatch, sig):
     path = nb_copy("tools_pandas.ipynb")
     before = path.read_bytes()
     cells = json.loads(before)["cells"]
     index = next(i for i, c in enumerate(cells) if c["cell_type"] == "code" and "".join(c["source"]).strip())
-    proc_obj = model_process(embedded_env, 4096, default_threads())
+    # a model process of this test's own (its context size is the key): the killer must
+    # see this CLI's generation, not one of another user of the shared process
+    monkeypatch.setenv("JUPYTER_TWIN_NUM_CTX", str(NUM_CTX))
+    proc_obj = model_process(embedded_env, NUM_CTX, default_threads())
     proc_obj.endpoint()  # running before the CLI starts, as when JupyterLab is open
     out: dict = {"tokens_before": proc_obj.stats()["total"]["tokens"]}
     killer = threading.Thread(target=_kill_when_generating, args=(proc_obj, sig, out))

@@ -72,16 +72,17 @@ def _embedded_model(model: str | None) -> str | None:
     return model
 
 
-def _twin_for(choice: Any, host: str | None) -> Twin:
-    from ..settings import Settings
-
+def _resolve(choice: Any) -> tuple[str | None, str | None]:
+    """The backend and model argument for one --model value; a wrong name stops here,
+    before any model has run."""
     from ..modelfiles import PINNED_MODELS
+    from ..settings import Settings
 
     backend = choice.backend or Settings.from_env().backend
     if backend == "auto" and choice.model and choice.model.strip().lower() in PINNED_MODELS:
         backend = "embedded"  # a pinned model's name means its file, whoever else answers
     model = _embedded_model(choice.model) if backend == "embedded" else choice.model
-    return _twin(backend if backend != "auto" else choice.backend, model, host)
+    return (backend if backend != "auto" else choice.backend), model
 
 
 def _plot_note(plot_out: Path | None) -> str | None:
@@ -159,12 +160,13 @@ def bench_fim(paths: tuple[Path, ...], tasks_path: Path | None, notebooks: Path 
     plot_out = None if no_plot else plot_out
     note = _plot_note(plot_out)
     choices = [compare.parse_model(m, backend) for m in models] or [compare.parse_model(None, backend)]
+    resolved = [_resolve(choice) for choice in choices]
     runs = []
     log = open(json_out.with_suffix(".partial.jsonl"), "w") if json_out else None
     try:
-        for choice in choices:
+        for choice, (model_backend, model_arg) in zip(choices, resolved):
             try:
-                twin = _twin_for(choice, host)
+                twin = _twin(model_backend, model_arg, host)
                 try:
                     run = compare.run_model(twin, choice, tasks, cache, strategies, typing_tasks, keys, progress=_progress,
                                             log=log)

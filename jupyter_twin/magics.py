@@ -37,6 +37,8 @@ jupyter_twin magics
   %twin model NAME                     use another model
   %twin backend NAME [--host URL]      use another backend (ollama | openai | embedded | auto)
   %twin tab on|off                     model completions in the kernel's Tab completion
+  %twin                                a control panel (backend, models, latency, Tab), or this text
+  %twin chat                           a chat panel about this notebook (ipywidgets)
 options: -m/--model NAME  -b/--backend NAME  --host URL  --no-insert  --no-facts
          --source live|saved|history   (where the neighbouring cells come from)
 defaults: %config TwinMagics  (backend, model, host, insert, kernel_facts, tab_completion, ...)
@@ -174,6 +176,8 @@ class TwinMagics(Magics):
 
     backend = Unicode(None, allow_none=True, help="Backend: ollama | openai | embedded | auto (None: settings).").tag(config=True)
     model = Unicode(None, allow_none=True, help="Model name, or GGUF path for the embedded backend.").tag(config=True)
+    completion_model = Unicode(None, allow_none=True, help="Model for %%complete and Tab (None: model).").tag(config=True)
+    chat_model = Unicode(None, allow_none=True, help="Model for refactor, explain, fix, doc, test, ask, chat (None: model).").tag(config=True)
     host = Unicode(None, allow_none=True, help="Server URL of the backend.").tag(config=True)
     insert = Bool(True, help="Insert code results as a new cell below (set_next_input or the comm).").tag(config=True)
     kernel_facts = Bool(True, help="Send facts about the live variables the cell uses.").tag(config=True)
@@ -196,20 +200,43 @@ class TwinMagics(Magics):
         self.matcher = None
         self.install_hint = widgets.HintOnce()
         self.last_panel: Any = None  # the last review panel (tests click its buttons)
+        self.last_control: Any = None  # the last control panel (%twin alone)
+        self.last_chat: Any = None  # the last chat panel (%twin chat)
+        self.chats: dict[str, list] = {}  # this kernel's chat turns, per notebook path
         self.observe(self._tab_changed, names=["tab_completion"])
 
     # --- engine ---------------------------------------------------------
-    def twin(self, opts: dict[str, Any] | None = None) -> Any:
+    def twin(self, opts: dict[str, Any] | None = None, purpose: str = "chat") -> Any:
+        """The engine for ``purpose`` ("chat" or "complete"), one per backend, model and host."""
         from . import Twin
 
         opts = opts or {}
-        key = (opts.get("backend") or self.backend, opts.get("model") or self.model, opts.get("host") or self.host)
+        chosen = self.completion_model if purpose == "complete" else self.chat_model
+        key = (opts.get("backend") or self.backend, opts.get("model") or chosen or self.model, opts.get("host") or self.host)
         twin = self._twins.get(key)
         if twin is None:
             backend, model, host = key
             twin = Twin(backend=backend or None, model=model or None, host=host or None)
             self._twins[key] = twin
         return twin
+
+    def current_model(self, purpose: str) -> str | None:
+        """The model ``purpose`` uses now: the one chosen, else the one the backend resolved."""
+        chosen = (self.completion_model if purpose == "complete" else self.chat_model) or self.model
+        if chosen:
+            return chosen
+        try:
+            return self.twin(purpose=purpose).backend.model or None
+        except Exception:
+            return None
+
+    def set_model(self, purpose: str, name: str) -> None:
+        """Use ``name`` for ``purpose`` in this kernel's magics from the next request on."""
+        if purpose == "complete":
+            self.completion_model = name
+        else:
+            self.chat_model = name
+        self._drop_twins()
 
     def _drop_twins(self) -> None:
         for twin in self._twins.values():
@@ -390,7 +417,7 @@ class TwinMagics(Magics):
         code, cursor = find_fill_point(cell)
         try:
             ctx = self.context_for(self._raw_cell(line, cell, "complete"), code, opts)
-            twin = self.twin(opts)
+            twin = self.twin(opts, purpose="complete")
             facts = self.facts_for(ctx, ctx.index, opts)
         except Exception as exc:
             self._report(_one_line(exc))
@@ -442,8 +469,10 @@ class TwinMagics(Magics):
             "fix": self._cmd_fix, "doc": self._cmd_doc, "document": self._cmd_doc, "test": self._cmd_test,
             "ask": self._cmd_ask, "status": self._cmd_status, "model": self._cmd_model,
             "backend": self._cmd_backend, "context": self._cmd_context, "tab": self._cmd_tab,
-            "models": self._cmd_models,
+            "models": self._cmd_models, "chat": self._cmd_chat,
         }.get(command)
+        if handler is None and not command:
+            return self._cmd_panel()
         if handler is None:
             print(USAGE)
             return None
@@ -563,6 +592,44 @@ class TwinMagics(Magics):
         print(f"front end extension: {'yes' if self.live.present else 'not seen'}; "
               f"kernel facts: {'on' if self.kernel_facts else 'off'}; tab completion: {'on' if self.tab_completion else 'off'}")
         return None  # printed; nothing to echo
+
+    def _cmd_panel(self) -> None:
+        """``%twin`` alone: the control panel where widgets render, else the same as text."""
+        from .kernel import control_panel
+
+        facts = control_panel.gather(self)
+        if self.panels and widgets.use_panels(self.shell, self.live.present):
+            self.last_control = control_panel.ControlPanel(self, facts)
+            return None
+        print(control_panel.as_text(facts))
+        print()
+        print(USAGE)
+        self.install_hint.maybe(self.shell, self.live.present)
+        return None
+
+    def _cmd_chat(self, rest: str, cell: str | None, raw: str) -> None:
+        """``%twin chat``: a chat panel in the output area (kernel/chat_panel.py)."""
+        from .kernel import chat_panel
+
+        if not (self.panels and widgets.use_panels(self.shell, self.live.present)):
+            if self.live.present:
+                print("jupyter_twin: the chat is in the sidebar (the jupyter_twin icon on the right).")
+            else:
+                print('jupyter_twin: %twin chat is a widget panel: `pip install ipywidgets` '
+                      '(%twin ask "..." works without it).')
+            return
+        parsed = self._parse(rest)
+        if parsed is None:
+            return
+        opts, _ = parsed
+        try:
+            ctx = self.context_for(raw, "", opts)
+            facts = self.facts_for(ctx, ctx.index, opts)
+        except Exception as exc:
+            self._report(_one_line(exc))
+            return
+        turns = self.chats.setdefault(sources.session_path(self.shell) or "", [])
+        self.last_chat = chat_panel.ChatPanel(self, ctx, facts, turns, opts)
 
     def _cmd_model(self, rest: str, cell: str | None, raw: str) -> None:
         name = rest.strip()

@@ -158,7 +158,7 @@ class ReviewPanel:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._last = 0.0
         self.title = w.HTML(f"<b>jupyter_twin · {html.escape(task)}</b>")
-        self.answer = w.Textarea(value="", disabled=True, layout=w.Layout(width="100%", height="12em"))
+        self.answer = w.Textarea(value="", disabled=True, rows=8, layout=w.Layout(width="100%"))
         self.diff = w.HTML(value="", layout=w.Layout(display="none", width="100%"))
         self.replace_button = w.Button(description="Replace original", button_style="success", disabled=True,
                                        tooltip="Replace this cell's text with the code (the magic line goes)")
@@ -207,6 +207,7 @@ class ReviewPanel:
         caller then inserts as before, or, with ``insert`` off, nothing changes)."""
         self.code = code
         self.answer.value = code
+        self.answer.rows = max(3, min(24, code.count("\n") + 2))
         self.answer.disabled = False  # selectable, for Copy
         if original is not None:
             self.diff.value = widgets.diff_html(unified_diff(original, code))

@@ -68,7 +68,7 @@ class WidgetKernel:
             except queue.Empty:
                 return
 
-    def wait_for(self, predicate: Callable[[], Any], timeout: float = 60) -> Any:
+    def wait_for(self, predicate: Callable[[], Any], timeout: float = 60, what: Callable[[], Any] | None = None) -> Any:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             value = predicate()
@@ -78,7 +78,7 @@ class WidgetKernel:
                 self._mirror(self.kc.get_iopub_msg(timeout=0.2))
             except queue.Empty:
                 pass
-        raise AssertionError("condition not met in time")
+        raise AssertionError(f"condition not met in {timeout} s" + (f": {what()}" if what else ""))
 
     # --- running cells -----------------------------------------------------
     def execute(self, code: str, cell_id: str | None = None, timeout: float = 600,

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from jupyter_twin.cli import cli
@@ -87,6 +88,7 @@ def notebook_folder(root: Path) -> Path:
     return folder
 
 
+@pytest.mark.timeout(600)  # a shared, loaded machine: several minutes
 def test_bench_fim_on_a_folder_compares_two_models_on_two_backends(tmp_path, llama_server):
     """The same 0.5B model behind the embedded backend and behind llama.cpp's OpenAI-compatible
     server: one table row each, a PNG, a recommendation, and the sampled tasks as documented."""
@@ -149,6 +151,7 @@ print(json.dumps({"file": jupyter_twin.__file__, "unmet": unmet}))
 """
 
 
+@pytest.mark.timeout(600)  # a shared, loaded machine: several minutes
 def test_bench_from_an_installed_wheel_outside_the_repository(tmp_path):
     """Build the wheel, install it alone into a fresh virtual environment, and run
     `jupyter-twin bench fim FOLDER` from a folder with no ../shared/bench beside it.

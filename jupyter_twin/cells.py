@@ -1,9 +1,10 @@
-"""Notebook cells as the engine sees them, normalised from nbformat-style dicts."""
+"""Notebook cells: the one place for every cell rule (what a cell is, its text, its error
+output, where a completion goes in). The engine, the magics and the CLI all use it."""
 
 from __future__ import annotations
 
+import ast
 import re
-
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -61,7 +62,8 @@ def to_cells(cells: Iterable[Mapping[str, Any] | Cell]) -> list[Cell]:
 
 
 def check_position(cells: Sequence[Cell], index: int, cursor: int | None = None) -> int:
-    """Validate index and clamp the cursor into the cell; return the cursor to use."""
+    """The cursor to use (the cell's end for None), or ContextError for an index or a
+    cursor outside the cell: a bad cursor is the caller's bug, never clamped silently."""
     if not cells:
         raise ContextError("the notebook has no cells")
     if not isinstance(index, int) or not 0 <= index < len(cells):
@@ -71,7 +73,9 @@ def check_position(cells: Sequence[Cell], index: int, cursor: int | None = None)
         return length
     if not isinstance(cursor, int) or cursor < 0:
         raise ContextError(f"cursor must be a non-negative integer, not {cursor!r}")
-    return min(cursor, length)
+    if cursor > length:
+        raise ContextError(f"cursor {cursor} is out of range (0..{length})")
+    return cursor
 
 
 def _output_text(output: Mapping[str, Any]) -> str:
@@ -98,18 +102,24 @@ def _clean(text: str) -> str:
     return _CONTROLS.sub("", text)
 
 
-def error_text(cell: Cell, limit: int = 3000) -> str | None:
-    """The cell's error output (ename, evalue and traceback without ANSI colours)."""
-    for output in cell.outputs:
-        if output.get("output_type") == "error":
-            tb = output.get("traceback") or []
-            text = "\n".join(_strip_ansi(str(line)) for line in tb if isinstance(line, str))
-            head = f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"
-            body = text if text else head
-            if head not in body:
-                body = body + "\n" + head
-            # the end of a traceback says what went wrong; read only a window of it
-            return _clean(body[-4 * limit:])[-limit:]
+def error_text(cell: Cell | Mapping[str, Any], limit: int = 3000) -> str | None:
+    """The traceback of a code cell's first error output, ANSI colours removed, ending in
+    `ename: evalue`; None without one. Takes a Cell or a saved cell's dict: outputs that
+    are not objects (a hand-edited notebook, another tool's bug) are skipped."""
+    outputs = cell.outputs if isinstance(cell, Cell) else cell.get("outputs") if isinstance(cell, Mapping) else None
+    if not isinstance(outputs, list):
+        return None
+    for output in outputs:
+        if not isinstance(output, Mapping) or output.get("output_type") != "error":
+            continue
+        head = f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"
+        lines = output.get("traceback")
+        text = "\n".join(strip_ansi(str(line)) for line in lines) if isinstance(lines, list) else ""
+        body = text if text.strip() else head
+        if head not in body:
+            body = body + "\n" + head
+        # the end of a traceback says what went wrong; read only a window of it
+        return _clean(body[-4 * limit:])[-limit:]
     return None
 
 
@@ -141,5 +151,79 @@ def summarise_outputs(cell: Cell, limit: int = 300) -> str | None:
     return text
 
 
-def _strip_ansi(text: str) -> str:
-    return re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", text)
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def strip_ansi(text: str) -> str:
+    """Text without ANSI colour codes (tracebacks are coloured)."""
+    return _ANSI.sub("", text)
+
+
+# --- where a completion goes in (the magics and the CLI) ---------------------------
+# A line holding only this marker (any indentation) is where ``complete`` fills in.
+_MARKER_RE = re.compile(r"^([ \t]*)#[ \t]*\.\.\.[ \t]*$", re.MULTILINE)
+
+
+def source_text(source: Any) -> str:
+    """nbformat stores a source as a str or as a list of lines."""
+    if source is None:
+        return ""
+    if isinstance(source, str):
+        return source
+    return "".join(source)
+
+
+def split_lines(text: str) -> list[str]:
+    """The list-of-lines form nbformat writes: every line keeps its newline."""
+    return text.splitlines(keepends=True)
+
+
+def find_fill_point(code: str) -> tuple[str, int]:
+    """Where ``complete`` asks the model to fill in.
+
+    Returns ``(code_without_marker, cursor)``: with a ``# ...`` marker line the marker is
+    removed (its indentation kept) and the cursor sits where it was; without one the
+    cursor is at the end of the code (after a newline if the code ends a line).
+    ``cursor`` counts code points, as the engine expects.
+    """
+    match = _MARKER_RE.search(code)
+    if match is None:
+        if ends_a_complete_line(code):
+            # IPython may or may not leave the body's last newline: continuing after a
+            # finished line means a new line, or the model writes nothing (or glues code on)
+            code += "\n"
+        return code, len(code)
+    start = match.start() + len(match.group(1))
+    return code[:start] + code[match.end():], start
+
+
+def ends_a_complete_line(code: str) -> bool:
+    """True when the code's last line is finished, so that "continue at the end" means the
+    next line: a block opener (``def f():``), a comment, or a line ending in a closing
+    bracket or quote where the code parses. A half-typed name (``np.su``) is not finished."""
+    last = code.rsplit("\n", 1)[-1].rstrip()
+    if not last.strip():
+        return False
+    if last.endswith(":") or last.lstrip().startswith("#"):
+        return True
+    if last[-1] not in ")]}\"'":
+        return False
+    try:
+        ast.parse(code)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return True
+
+
+def join_completion(code: str, cursor: int, completion: str) -> str:
+    """The cell text after inserting ``completion`` at ``cursor``."""
+    return code[:cursor] + completion + code[cursor:]
+
+
+def strip_magic_line(raw_cell: str) -> str:
+    """A cell's text without its leading ``%%magic`` line."""
+    if raw_cell.lstrip().startswith("%%"):
+        text = raw_cell.lstrip()
+        newline = text.find("\n")
+        return "" if newline < 0 else text[newline + 1:]
+    return raw_cell

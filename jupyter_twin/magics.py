@@ -19,7 +19,7 @@ from IPython.core.magic import Magics, cell_magic, magics_class
 from traitlets import Bool, Float, Int, Unicode
 
 from .kernel import frontend, review, sources, widgets
-from .kernel.cells import find_fill_point, join_completion, strip_magic_line
+from .cells import find_fill_point, join_completion, strip_magic_line
 from .kernel.facts import collect_facts, render_facts
 
 USAGE = """\

@@ -27,7 +27,7 @@ from typing import Any, Callable
 import click
 
 from .cli_options import backend_options
-from .kernel.cells import error_text, find_fill_point, join_completion, source_text, split_lines
+from .cells import error_text, find_fill_point, join_completion, source_text, split_lines
 
 TASKS = ("explain", "refactor", "complete", "fix", "doc", "test")
 MARKDOWN_TASKS = {"explain"}

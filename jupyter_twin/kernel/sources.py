@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .cells import source_text
+from ..cells import source_text
 
 NOTEBOOK_TARGET = "jupyter_twin.notebook"
 MAGIC_PREFIXES = ("%%refactor", "%%explain", "%%complete", "%twin", "%%twin")

@@ -11,7 +11,7 @@ import nbformat
 import pytest
 from click.testing import CliRunner
 
-from jupyter_twin.kernel.cells import error_text
+from jupyter_twin.cells import error_text
 from jupyter_twin.notebook_cli import NotebookFile, NotebookFileError, notebook_group
 
 

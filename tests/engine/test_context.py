@@ -106,7 +106,11 @@ def test_bad_input_clear_errors():
         to_cells("not cells")
     with pytest.raises(ContextError):
         to_cell({"cell_type": "weird", "source": ""})
-    assert check_position(to_cells(NB), 1, 10_000) == len(to_cells(NB)[1].source)
+    # a cursor past the cell's end is the caller's bug: an error, never clamped (issue 11:
+    # one rule for a bad cursor, the server's 400 and the engine's ContextError)
+    with pytest.raises(ContextError, match="cursor 10000 is out of range"):
+        check_position(to_cells(NB), 1, 10_000)
+    assert check_position(to_cells(NB), 1, len(to_cells(NB)[1].source)) == len(to_cells(NB)[1].source)
 
 
 def test_real_notebook_context_fits_budget():

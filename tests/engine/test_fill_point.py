@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from jupyter_twin.kernel.cells import ends_a_complete_line, find_fill_point, join_completion
+from jupyter_twin.cells import ends_a_complete_line, find_fill_point, join_completion
 
 DOC = 'def is_even(n):\n    """Return True when n is even."""'
 

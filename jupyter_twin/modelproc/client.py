@@ -206,8 +206,18 @@ class ModelProcess:
         except (ValueError, IndexError):
             raise ModelProcessError(f"The model process could not be started; see {f['log']}") from None
         self.starts += 1
+        from ..progress import Waiting
+
+        waiting = Waiting(f"starting the model process ({self.model.name})")
+        try:
+            return self._wait_started(f, env, supervisor, waiting)
+        finally:
+            waiting.close()
+
+    def _wait_started(self, f: dict[str, Path], env: dict[str, str], supervisor: int, waiting: Any) -> Endpoint:
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
+            waiting.tick()
             ep = self._from_file()
             if ep is not None:
                 return ep

@@ -299,3 +299,42 @@ def unheal(raw: str, heal: str) -> str:
     if not heal:
         return raw
     return raw[len(heal):] if raw.startswith(heal) else ""
+
+
+_MARKERS = ("# %%", "# In[", "#%%", "```", "# Out:")
+
+
+def hold_back(text: str, raw: str, prefix: str, suffix: str) -> str:
+    """What streaming ghost text shows of ``text`` (the cleaning of ``raw``, the model's
+    text so far): ``text`` less what cleaning would take away again once the model writes
+    a little more, so each update is one the final text starts with:
+
+    - a last line that is the start of a cell marker (``#``, ``# %``, two backticks): cut
+      once the marker is whole;
+    - a repeat of the line or piece before the cursor still being written (``plt`` after
+      ``x = plt.``): dropped once whole;
+    - on an empty line, the start of the cell's last line: the whole line would be the
+      model jumping to the cell's end (``is_last_line_again``), dropped.
+
+    Costs a few string comparisons: called for every batch of streamed deltas."""
+    if not text:
+        return text
+    prefix, suffix = prefix[-MAX_CONTEXT_CHARS:], suffix[:MAX_CONTEXT_CHARS]
+    head, _, last = text.rpartition("\n")
+    start = last.lstrip()
+    if start and raw.rstrip(" \t").endswith(last) and any(m.startswith(start) and m != start for m in _MARKERS):
+        text = head.rstrip()
+        if not text:
+            return ""
+    line = current_line(prefix)
+    stripped = line.lstrip()
+    piece = _last_piece(line)
+    if (len(stripped.strip()) >= 4 and stripped.startswith(text) and text != stripped) or (
+        len(piece) >= 3 and piece.startswith(text) and text != piece
+    ):
+        return ""
+    if not line.strip() and "\n" not in text and completion_mode(prefix, suffix) == "line":
+        below = [l.rstrip() for l in suffix.split("\n") if l.strip()]
+        if below and below[-1].startswith((line + text).rstrip()):
+            return ""
+    return text

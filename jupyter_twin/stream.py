@@ -163,8 +163,11 @@ class TaskStream:
         on_done: Callable[["TaskStream"], None] | None = None,
         is_finished: Callable[[str], bool] | None = None,
         cached: bool = False,
+        hold_back: Callable[[str, str], str] | None = None,
     ) -> None:
         self._stream = stream
+        # (cleaned, raw) -> what a streaming UI shows of the cleaned text (see partial())
+        self._hold_back = hold_back
         #: the text came from the completion cache: no request was made
         self.cached = cached
         self._is_finished = is_finished
@@ -228,8 +231,13 @@ class TaskStream:
             self._on_done(self)
 
     def partial(self) -> str:
-        """The cleaned text so far: what a streaming UI shows (ghost text grows with it)."""
-        return self._finish_text(self.text)
+        """The cleaned text so far: what a streaming UI shows (ghost text grows with it).
+
+        For a completion, less what cleaning would still take away once the model writes
+        more (postprocess.hold_back), so the final text starts with every update."""
+        raw = self.text
+        text = self._finish_text(raw)
+        return text if self._hold_back is None else self._hold_back(text, raw)
 
     def result(self) -> str:
         """Block until the generation ends; the cleaned text (empty if cancelled early)."""

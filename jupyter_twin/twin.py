@@ -16,7 +16,7 @@ from .cells import Cell, check_position, error_text, to_cells
 from .completion_cache import CompletionCache, notebook_key
 from .context import Context, ContextOptions, build_context, estimate_tokens
 from .errors import CellTooLarge, ContextError, ModelNotFound, TwinError
-from .postprocess import clean_completion, completion_mode, current_line, is_finished, partial_word, unheal
+from .postprocess import clean_completion, completion_mode, current_line, hold_back, is_finished, partial_word, unheal
 from .settings import BACKENDS, Settings
 from .stream import TaskStream, TextListStream
 from .tasks import TASKS, build_messages, finish, task_by_name
@@ -337,6 +337,7 @@ class Twin:
             task="complete",
             on_done=done,
             is_finished=finished,
+            hold_back=lambda text, raw: hold_back(text, unheal(raw, heal), ctx.prefix, ctx.suffix),
         )
 
     # --- work in the background --------------------------------------------

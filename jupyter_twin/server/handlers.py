@@ -3,8 +3,8 @@
 Streaming endpoints answer with NDJSON (``application/x-ndjson``), one JSON object a line:
 
 - ``{"delta": "..."}`` zero or more times: raw text as the model produces it (a completion
-  adds ``"text"``: the cleaned text so far, exactly what would be inserted if the stream
-  stopped there, which ghost text shows);
+  adds ``"text"``: the cleaned text so far, ``TaskStream.partial()``, which the final text
+  starts with and ghost text shows);
 - then exactly one of
   ``{"done": true, "text": "...", "latency": s, "kind": "code"|"markdown"}`` (``text`` is
   the cleaned result: for a completion exactly what to insert),

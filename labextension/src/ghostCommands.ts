@@ -78,14 +78,20 @@ export function addGhostCommands(
     inline?.invoke(panel.id);
   };
 
+  const suggestionShown = () => {
+    const panel = tracker.currentWidget;
+    return !!panel && !!provider.shown(panel)?.rest;
+  };
   app.commands.addCommand(GhostCommandIDs.acceptWord, {
     label: 'Accept Next Word of the Suggestion (jupyter_twin)',
     caption: 'Insert the next word of the ghost text; the rest stays as the suggestion',
+    isEnabled: suggestionShown,
     execute: () => acceptPart(nextWord)
   });
   app.commands.addCommand(GhostCommandIDs.acceptLine, {
     label: 'Accept Next Line of the Suggestion (jupyter_twin)',
     caption: 'Insert the next line of the ghost text; the rest stays as the suggestion',
+    isEnabled: suggestionShown,
     execute: () => acceptPart(nextLine)
   });
 
@@ -107,7 +113,9 @@ export function addGhostCommands(
           ours.has(binding.command) &&
           binding.keys.length === 1 &&
           binding.keys[0] === keystroke &&
-          target.closest(binding.selector)
+          target.closest(binding.selector) &&
+          // nothing of ours on screen: the key keeps its usual meaning (word move)
+          app.commands.isEnabled(binding.command, binding.args)
         ) {
           event.preventDefault();
           event.stopPropagation();

@@ -359,7 +359,7 @@ function parseLine(line: string): IStreamEvent {
 
 /**
  * Folds events into a result; calls `onText` with the whole raw text so far and, for a
- * completion, the cleaned text so far (what would be inserted if the stream stopped).
+ * completion, the cleaned text so far (the server's TaskStream.partial()).
  */
 export class StreamAccumulator {
   raw = '';

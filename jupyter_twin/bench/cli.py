@@ -178,6 +178,9 @@ def bench_fim(paths: tuple[Path, ...], tasks_path: Path | None, notebooks: Path 
                 click.echo(f"model {choice.label}: not measured: {exc}", err=True)
                 continue
             runs.append(run)
+            told = compare.failures(run)
+            if told:
+                click.echo(told, err=True)
             if len(choices) > 1:
                 click.echo(f"model {choice.label}")
             click.echo(fim.format_table(fim.summarise(run.results)))

@@ -60,7 +60,7 @@ class ModelRun:
     results: list[fim.TaskResult]
     typing: list[float] = field(default_factory=list)
     keys: int = 0
-    typing_failed: int = 0
+    typing_errors: list[str] = field(default_factory=list)
 
     @property
     def mine(self) -> list[fim.TaskResult]:
@@ -100,13 +100,13 @@ def run_model(
     results = fim.run(twin, tasks, notebooks, strategies, progress=labelled, log=log)
     strategy = "notebook" if "notebook" in strategies else strategies[0]
     typed: list[float] = []
-    failures: dict[str, int] = {}
+    errors: list[str] = []
     chosen = typing_tasks(tasks, typing_count)
     if chosen and keys > 0 and strategy != "bare":
-        typed = typing_sim.run(twin, chosen, notebooks, [strategy], keys, failures=failures,
+        typed = typing_sim.run(twin, chosen, notebooks, [strategy], keys, errors=errors,
                                progress=lambda items, total, _strategy: labelled(items, total, "typing"))[strategy]
     return ModelRun(choice.label, twin.backend.name, twin.backend.model, strategy, load_s, results, typed, keys,
-                    failures.get(strategy, 0))
+                    errors)
 
 
 def summary(run: ModelRun) -> dict[str, Any]:
@@ -123,9 +123,19 @@ def summary(run: ModelRun) -> dict[str, Any]:
         "warm_median": median(warm),
         "warm_p95": percentile(warm, 0.95),
         "warm_requests": len(warm),
-        "warm_failed": run.typing_failed,
+        "warm_failed": len(run.typing_errors),
         "load_s": run.load_s,
     }
+
+
+def failures(run: ModelRun) -> str | None:
+    """One line on the failed requests of a run (they score as empty suggestions), or None."""
+    cold = [r.error for r in run.results if r.error]
+    warm = run.typing_errors
+    if not cold and not warm:
+        return None
+    first = (cold or warm)[0]
+    return f"model {run.label}: {len(cold)} task and {len(warm)} keystroke requests failed; the first: {first}"
 
 
 def format_table(rows: list[dict[str, Any]]) -> str:

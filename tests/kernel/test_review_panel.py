@@ -232,3 +232,18 @@ def test_without_ipywidgets_it_works_as_before_and_says_what_ipywidgets_adds(bar
     # once per kernel
     reply, msgs = bare.execute("%%refactor\n" + BODY, "b-2")
     assert "pip install ipywidgets" not in bare.stream_text(msgs) and len(bare.next_inputs(reply)) == 1
+
+
+def test_a_magic_inside_other_code_cannot_wait_and_inserts_as_before(wk):
+    """Only a cell that is exactly one magic can await a click; elsewhere the panel says so
+    and the result goes in below at once (also what an ipykernel < 7.4 gets)."""
+    wk.execute("def area(r):\n    return 3.14159 * r * r", "o-1")
+    before = set(wk.models)
+    reply, _ = wk.execute("radius = 2\n%twin doc", "o-2", timeout=300)
+    assert reply["status"] == "ok"
+    payloads = wk.next_inputs(reply)
+    assert len(payloads) == 1 and payloads[0]["replace"] is False
+    labels = [s.get("value", "") for s in _new(wk, before, "LabelModel").values()]
+    assert any(v.startswith("Inserted below as a new cell. (Replace and Insert below need") for v in labels), labels
+    buttons = {s["description"]: s for s in _new(wk, before, "ButtonModel").values()}
+    assert buttons["Replace this cell"]["disabled"] and buttons["Insert below"]["disabled"]

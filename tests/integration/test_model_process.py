@@ -83,8 +83,19 @@ def test_another_process_finds_the_same_worker(embedded_twin, model_path):
     assert _worker_pid(embedded_twin) == pid and embedded_twin.backend.process.starts == starts
 
 
-def test_segv_mid_stream_is_an_error_within_2_s_and_the_next_request_works(embedded_twin, no_leaked_threads):
-    twin = embedded_twin
+@pytest.fixture
+def private_twin(model_path):
+    """A Twin on a model process of its own (its context size is the key). These tests kill
+    or stop their process: on the shared one they would also fail other users' requests,
+    and another user's watchdog could end the stopped process before this test's does."""
+    twin = _twin(model_path, num_ctx=2304)
+    twin.backend.info()
+    yield twin
+    twin.backend.process.stop()
+
+
+def test_segv_mid_stream_is_an_error_within_2_s_and_the_next_request_works(private_twin, no_leaked_threads):
+    twin = private_twin
     pid = _worker_pid(twin)
     sockets = _open_sockets()
     stream = twin.stream("explain", CELLS, 1)
@@ -103,8 +114,8 @@ def test_segv_mid_stream_is_an_error_within_2_s_and_the_next_request_works(embed
     assert _open_sockets() <= sockets + 1  # the pooled connection to the new worker
 
 
-def test_stopped_process_mid_stream_is_an_error_within_2_s_and_is_replaced(embedded_twin, no_leaked_threads):
-    twin = embedded_twin
+def test_stopped_process_mid_stream_is_an_error_within_2_s_and_is_replaced(private_twin, no_leaked_threads):
+    twin = private_twin
     pid = _worker_pid(twin)
     stream = twin.stream("explain", CELLS, 1)
     got: list[str] = []

@@ -20,6 +20,7 @@ from traitlets import Bool, Float, Int, Unicode
 
 from .kernel import frontend, review, sources, widgets
 from .cells import find_fill_point, join_completion, strip_magic_line
+from .traits import settings_traits
 from .kernel.facts import collect_facts, render_facts
 
 USAGE = """\
@@ -174,11 +175,9 @@ class _View:
 class TwinMagics(Magics):
     """jupyter_twin magics and their defaults."""
 
-    backend = Unicode(None, allow_none=True, help="Backend: ollama | openai | embedded | auto (None: settings).").tag(config=True)
-    model = Unicode(None, allow_none=True, help="Model name, or GGUF path for the embedded backend.").tag(config=True)
-    completion_model = Unicode(None, allow_none=True, help="Model for %%complete and Tab (None: model).").tag(config=True)
-    chat_model = Unicode(None, allow_none=True, help="Model for refactor, explain, fix, doc, test, ask, chat (None: model).").tag(config=True)
-    host = Unicode(None, allow_none=True, help="Server URL of the backend.").tag(config=True)
+    # backend, model, completion_model, chat_model, completion_backend, chat_backend, host:
+    # the engine's settings (jupyter_twin/settings.py declares them once), None = settings
+    locals().update(settings_traits("magics"))
     insert = Bool(True, help="Insert code results as a new cell below (set_next_input or the comm).").tag(config=True)
     kernel_facts = Bool(True, help="Send facts about the live variables the cell uses.").tag(config=True)
     stream = Bool(True, help="Show the answer while it is generated.").tag(config=True)
@@ -212,7 +211,9 @@ class TwinMagics(Magics):
 
         opts = opts or {}
         chosen = self.completion_model if purpose == "complete" else self.chat_model
-        key = (opts.get("backend") or self.backend, opts.get("model") or chosen or self.model, opts.get("host") or self.host)
+        role_backend = self.completion_backend if purpose == "complete" else self.chat_backend
+        key = (opts.get("backend") or role_backend or self.backend, opts.get("model") or chosen or self.model,
+               opts.get("host") or self.host)
         twin = self._twins.get(key)
         if twin is None:
             backend, model, host = key
@@ -584,6 +585,12 @@ class TwinMagics(Magics):
         lat_text = ", ".join(f"{k} {v:.2f} s" for k, v in lat.items()) or "none yet"
         print(f"backend: {status.get('backend')}  model: {status.get('model')}  host: {status.get('host') or '-'}")
         print(f"{reach}; last latency: {lat_text}")
+        try:  # the completion model may be another one (completion_model, %twin model --completion)
+            complete = self.twin(purpose="complete")
+            kind, model = complete.backend.name, complete.backend.model
+        except Exception as exc:
+            kind, model = "-", f"not available: {_one_line(exc)}"
+        print(f"completion: {kind} {model}; chat: {status.get('backend')} {status.get('model')}")
         proc = status.get("model_process")
         if proc:  # the embedded model's own process (docs/model-process.md)
             state = f"running, pid {proc['pid']}" if proc.get("running") else "not running (starts on the next request)"
@@ -632,13 +639,24 @@ class TwinMagics(Magics):
         self.last_chat = chat_panel.ChatPanel(self, ctx, facts, turns, opts)
 
     def _cmd_model(self, rest: str, cell: str | None, raw: str) -> None:
-        name = rest.strip()
+        """`%twin model NAME` (both), `--completion NAME`, `--chat NAME`; alone: both shown."""
+        words = rest.split()
+        role = None
+        if words and words[0] in ("--completion", "--chat"):
+            role = "complete" if words[0] == "--completion" else "chat"
+            words = words[1:]
+        name = " ".join(words).strip()
         if not name:
-            print(f"model: {self.model or '(settings default)'}")
+            print(f"completion model: {self.current_model('complete') or '(settings default)'}")
+            print(f"chat model: {self.current_model('chat') or '(settings default)'}")
             return
-        self.model = name
-        self._drop_twins()
-        print(f"jupyter_twin: model set to {name}")
+        if role is None:
+            self.model = name
+            self._drop_twins()
+            print(f"jupyter_twin: model set to {name} (completion and chat)")
+            return
+        self.set_model(role, name)
+        print(f"jupyter_twin: {'completion' if role == 'complete' else 'chat'} model set to {name}")
 
     def _cmd_backend(self, rest: str, cell: str | None, raw: str) -> None:
         words = rest.split()

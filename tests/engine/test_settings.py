@@ -58,6 +58,12 @@ def test_server_traits_and_cli_options_come_from_the_declarations():
     for f in dataclasses.fields(Settings):
         if f.metadata["server"]:
             assert f.name in traits, f.name
+    from jupyter_twin.magics import TwinMagics
+
+    magic_traits = TwinMagics.class_trait_names(config=True)
+    for f in dataclasses.fields(Settings):
+        if f.metadata["magics"]:
+            assert f.name in magic_traits, f.name
     explain = cli.commands["explain"]
     flags = {opt for p in explain.params if isinstance(p, click.Option) for opt in p.opts}
     for f in dataclasses.fields(Settings):

@@ -424,3 +424,24 @@ def test_doc_and_test_act_on_the_cell_above(ip, on_model, capsys):
     out = capsys.readouterr().out
     assert "vat: function signature=(amount, rate=0.2)" in out
     assert "<|fim_prefix|>" in out and "total = vat(" in out
+
+
+def test_completion_and_chat_models_are_set_apart_and_shown(ip, magics, capsys):
+    """`%twin model --completion NAME` / `--chat NAME` (issue 12 point 1); `%twin model` and
+    `%twin status` show both. An unreachable Ollama: the names are the configuration's."""
+    run(ip, "%twin backend ollama --host http://127.0.0.1:9")
+    try:
+        run(ip, "%twin model --completion qwen2.5-coder:1.5b")
+        run(ip, "%twin model --chat codestral")
+        capsys.readouterr()
+        run(ip, "%twin model")
+        out = capsys.readouterr().out
+        assert "completion model: qwen2.5-coder:1.5b" in out and "chat model: codestral" in out
+        run(ip, "%twin status")
+        out = capsys.readouterr().out
+        assert "completion: ollama qwen2.5-coder:1.5b; chat: ollama codestral" in out
+        assert magics.twin(purpose="complete").backend.model == "qwen2.5-coder:1.5b"
+        assert magics.twin(purpose="chat").backend.model == "codestral"
+    finally:
+        magics.backend = magics.host = magics.completion_model = magics.chat_model = None
+        magics._drop_twins()

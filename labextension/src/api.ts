@@ -9,6 +9,7 @@ import {
   OnStreamText,
   readNdjson
 } from './protocol';
+import { IRoleModels, IRoles, IRoleStatus } from './modelChoice';
 
 export const API_PREFIX = 'jupyter-twin';
 
@@ -22,6 +23,18 @@ export interface IStatus {
   last_latency: { [task: string]: number };
   server_latency?: { [task: string]: number };
   server?: { [key: string]: unknown };
+  /** per role: the backend and model serving completions and chat */
+  roles?: IRoles<IRoleStatus>;
+}
+
+/** An error of the server with its status (400: a model the backend does not list). */
+export class TwinHttpError extends Error {
+  constructor(
+    message: string,
+    readonly status: number
+  ) {
+    super(message);
+  }
 }
 
 /** Talks to the server extension; every request carries the token and XSRF headers. */
@@ -56,6 +69,34 @@ export class TwinClient {
   async models(): Promise<string[]> {
     const data = await this.getJSON<{ models: string[] }>('models');
     return data.models;
+  }
+
+  /** Per role, the model in use and the models its backend offers (the picker's lists). */
+  async modelRoles(): Promise<IRoles<IRoleModels>> {
+    const data = await this.getJSON<{ roles?: IRoles<IRoleModels> | null }>('models');
+    return data.roles ?? {};
+  }
+
+  /** Serve a role with another listed model from the next request on; a name the
+   * backend does not list throws a TwinHttpError (400) with the server's message. */
+  async pickModels(choices: IRoles<string>): Promise<IRoles<IRoleModels>> {
+    const response = await ServerConnection.makeRequest(
+      this.url('models'),
+      {
+        method: 'POST',
+        body: JSON.stringify(choices),
+        headers: { 'Content-Type': 'application/json' }
+      },
+      this.settings
+    );
+    const data = await response.json().catch(() => ({}));
+    if (!response.ok) {
+      throw new TwinHttpError(
+        data.message || `${response.status} ${response.statusText}`,
+        response.status
+      );
+    }
+    return data.roles ?? {};
   }
 
   complete(

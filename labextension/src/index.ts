@@ -18,11 +18,14 @@ import { diffRendererFactory } from './diffRenderer';
 import { KernelFactsCache } from './kernelFacts';
 import { addGhostCommands, GhostCommandIDs } from './ghostCommands';
 import { DEFAULT_MAGICS, TaskName } from './protocol';
+import { SETTING_KEYS } from './modelChoice';
 import { TwinInlineProvider } from './provider';
 import { connectWarmTriggers, warmCurrent } from './warmTriggers';
 import { WarmScheduler } from './warmup';
 import { TASK_LABELS, TwinSidebar } from './sidebar';
 import { TwinStatusItem } from './statusbar';
+import { openModelPicker } from './modelPicker';
+import { syncStoredModels } from './modelSync';
 import { textRendererFactory } from './textRenderer';
 
 const PLUGIN_ID = 'jupyter-twin:plugin';
@@ -36,6 +39,7 @@ export namespace CommandIDs {
   export const openSidebar = 'jupyter-twin:open-sidebar';
   export const stop = 'jupyter-twin:stop';
   export const refreshStatus = 'jupyter-twin:refresh-status';
+  export const pickModels = 'jupyter-twin:pick-models';
 }
 
 const twinIcon = new LabIcon({
@@ -50,6 +54,8 @@ interface ITwinSettings {
   statusPollSeconds: number;
   pushNotebookToKernel: boolean;
   magicNames: string[];
+  completionModel: string;
+  chatModel: string;
 }
 
 const plugin: JupyterFrontEndPlugin<void> = {
@@ -72,14 +78,21 @@ const plugin: JupyterFrontEndPlugin<void> = {
       kernelFacts: true,
       statusPollSeconds: 30,
       pushNotebookToKernel: true,
-      magicNames: [...DEFAULT_MAGICS]
+      magicNames: [...DEFAULT_MAGICS],
+      completionModel: '',
+      chatModel: ''
     };
+    // the user's settings, once loaded: where the model picker keeps its choice
+    let stored: ISettingRegistry.ISettings | null = null;
+    // what was sent to the server per role (a stored choice is sent once)
+    const sentModels: { complete?: string; chat?: string } = {};
     const client = new TwinClient(app.serviceManager.serverSettings);
     const facts = new KernelFactsCache();
 
     // status bar
+    // a click opens the model picker; a pick is kept in the settings (sent at start)
     const status = new TwinStatusItem(client, () =>
-      app.commands.execute(CommandIDs.openSidebar)
+      app.commands.execute(CommandIDs.pickModels)
     );
     status.id = 'jupyter-twin-status';
     if (statusBar) {
@@ -166,6 +179,16 @@ const plugin: JupyterFrontEndPlugin<void> = {
       label: 'Refresh jupyter_twin Status',
       execute: () => status.refresh()
     });
+    app.commands.addCommand(CommandIDs.pickModels, {
+      label: 'Pick jupyter_twin Completion and Chat Models',
+      execute: () =>
+        openModelPicker(client, async (role, name) => {
+          sentModels[role] = name;
+          status.setNotice('');
+          await status.refresh();
+          await stored?.set(SETTING_KEYS[role], name);
+        })
+    });
 
     const taskIds = [
       CommandIDs.explain,
@@ -180,6 +203,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
         CommandIDs.openSidebar,
         CommandIDs.stop,
         CommandIDs.refreshStatus,
+        CommandIDs.pickModels,
         GhostCommandIDs.acceptWord,
         GhostCommandIDs.acceptLine
       ]) {
@@ -197,11 +221,18 @@ const plugin: JupyterFrontEndPlugin<void> = {
       Object.assign(settings, values);
       facts.enabled = settings.kernelFacts;
       status.poll(settings.statusPollSeconds);
+      void syncStoredModels(client, settings, sentModels).then(result => {
+        if (result.notice) {
+          status.setNotice(result.notice);
+        }
+        return result.changed ? status.refresh() : undefined;
+      });
     };
     if (settingRegistry) {
       settingRegistry
         .load(PLUGIN_ID)
         .then(loaded => {
+          stored = loaded;
           apply(loaded.composite as unknown as ITwinSettings);
           loaded.changed.connect(() => apply(loaded.composite as unknown as ITwinSettings));
         })

@@ -1,8 +1,12 @@
 import { Widget } from '@lumino/widgets';
 
 import { IStatus, TwinClient } from './api';
+import { modelLabel, modelTooltip, shortModel } from './modelChoice';
 
-/** Status bar item: a reachability dot, backend · model, last completion latency. */
+export { shortModel };
+
+/** Status bar item: a reachability dot, backend · model (both models when the completion
+ * and chat models differ), last completion latency. */
 export class TwinStatusItem extends Widget {
   private _dot: HTMLElement;
   private _label: HTMLElement;
@@ -10,6 +14,8 @@ export class TwinStatusItem extends Widget {
   private _timer: number | null = null;
   status: IStatus | null = null;
   lastLatency: number | null = null;
+  /** Said in the tooltip until cleared (a stored model choice the server refused). */
+  private _notice = '';
 
   constructor(
     private _client: TwinClient,
@@ -59,9 +65,9 @@ export class TwinStatusItem extends Widget {
 
   setStatus(status: IStatus): void {
     this.status = status;
-    const model = status.model ? shortModel(status.model) : 'no model';
     this._label.textContent =
-      `twin: ${status.backend} · ${model}` + (status.reachable ? '' : ' · not reachable');
+      `twin: ${modelLabel(status.backend, status.model, status.roles)}` +
+      (status.reachable ? '' : ' · not reachable');
     this.node.dataset.reachable = String(status.reachable);
     this._dot.classList.toggle('jp-twin-dot-ok', status.reachable);
     this._dot.classList.toggle('jp-twin-dot-down', !status.reachable);
@@ -70,10 +76,21 @@ export class TwinStatusItem extends Widget {
       this.lastLatency = latency;
     }
     this._showLatency();
-    this.node.title = status.reachable
-      ? `jupyter_twin: ${status.backend} backend, model ${status.model}` +
-        (status.host ? ` at ${status.host}` : '')
-      : `jupyter_twin: backend not reachable — ${status.error ?? 'unknown error'}`;
+    this.node.title =
+      (status.reachable
+        ? `jupyter_twin: ${modelTooltip(status.backend, status.model, status.roles)}` +
+          (status.host ? ` at ${status.host}` : '')
+        : `jupyter_twin: backend not reachable — ${status.error ?? 'unknown error'}`) +
+      (this._notice ? `\n${this._notice}` : '') +
+      '\nClick to pick the completion and chat models.';
+  }
+
+  /** A line for the tooltip ('' clears it); shown with the next status. */
+  setNotice(text: string): void {
+    this._notice = text;
+    if (this.status) {
+      this.setStatus(this.status);
+    }
   }
 
   setLatency(seconds: number | null): void {
@@ -116,7 +133,3 @@ export function shortReason(message: string, max = 80): string {
   return first.length > max ? first.slice(0, max - 1) + '…' : first;
 }
 
-export function shortModel(model: string): string {
-  const base = model.split('/').pop() ?? model;
-  return base.replace(/\.gguf$/i, '');
-}

@@ -1,0 +1,118 @@
+/**
+ * The model picker's pure logic: the status bar's label and tooltip for two roles, the
+ * body of POST /jupyter-twin/models, and which stored choices to send at start. No DOM
+ * here, so Jest runs it in node.
+ */
+
+/** The two roles the server serves with a model of their own. */
+export type Role = 'complete' | 'chat';
+export const ROLES: Role[] = ['complete', 'chat'];
+
+/** The settings keys that keep the user's choice, per role. */
+export const SETTING_KEYS: { [R in Role]: 'completionModel' | 'chatModel' } = {
+  complete: 'completionModel',
+  chat: 'chatModel'
+};
+
+/** One role of GET /jupyter-twin/status. */
+export interface IRoleStatus {
+  backend?: string | null;
+  model?: string | null;
+  family?: string | null;
+  fim?: boolean | null;
+  error?: string | null;
+}
+
+/** One role of GET/POST /jupyter-twin/models. */
+export interface IRoleModels {
+  backend: string;
+  current: string | null;
+  models: string[];
+}
+
+export type IRoles<T> = { [R in Role]?: T };
+
+/** A model name as the status bar shows it: no folder, no .gguf. */
+export function shortModel(model: string): string {
+  const base = model.split('/').pop() ?? model;
+  return base.replace(/\.gguf$/i, '');
+}
+
+/** Both roles on the same backend and model: the picker has nothing to tell apart. */
+function sameModel(roles: IRoles<IRoleStatus> | undefined): boolean {
+  const complete = roles?.complete;
+  const chat = roles?.chat;
+  if (!complete || !chat) {
+    return true;
+  }
+  return complete.model === chat.model && complete.backend === chat.backend;
+}
+
+/**
+ * The status bar's text after "twin: ": "embedded · model" when both roles use one model,
+ * "embedded · complete: a · chat: b" when they differ (the backend named once when both
+ * roles share it).
+ */
+export function modelLabel(
+  backend: string,
+  model: string | null,
+  roles?: IRoles<IRoleStatus>
+): string {
+  if (sameModel(roles)) {
+    const name = roles?.complete?.model ?? model;
+    return `${backend} · ${name ? shortModel(name) : 'no model'}`;
+  }
+  const complete = roles!.complete!;
+  const chat = roles!.chat!;
+  const name = (r: IRoleStatus) => (r.model ? shortModel(r.model) : 'no model');
+  if (complete.backend === chat.backend) {
+    return `${complete.backend ?? backend} · complete: ${name(complete)} · chat: ${name(chat)}`;
+  }
+  return `complete: ${complete.backend} ${name(complete)} · chat: ${chat.backend} ${name(chat)}`;
+}
+
+/** The tooltip's model part: full names, per role when they differ. */
+export function modelTooltip(
+  backend: string,
+  model: string | null,
+  roles?: IRoles<IRoleStatus>
+): string {
+  if (sameModel(roles)) {
+    return `${backend} backend, model ${roles?.complete?.model ?? model}`;
+  }
+  return ROLES.map(role => {
+    const r = roles![role]!;
+    return `${role === 'complete' ? 'completion' : 'chat'}: ${r.backend} backend, model ${r.model}`;
+  }).join('; ');
+}
+
+/** The body of POST /jupyter-twin/models for one pick; null for an empty name. */
+export function pickBody(role: Role, name: string): IRoles<string> | null {
+  const trimmed = name.trim();
+  return trimmed ? { [role]: trimmed } : null;
+}
+
+/**
+ * The stored choices to send to the server: each role whose setting names a model that
+ * was not sent already (the server keeps it until it restarts; the settings' changed
+ * signal also fires after the picker itself saved and sent a choice).
+ */
+export function choicesToSend(
+  stored: { completionModel?: unknown; chatModel?: unknown },
+  sent: IRoles<string>
+): IRoles<string> {
+  const out: IRoles<string> = {};
+  for (const role of ROLES) {
+    const value = stored[SETTING_KEYS[role]];
+    if (typeof value === 'string' && value.trim() && sent[role] !== value.trim()) {
+      out[role] = value.trim();
+    }
+  }
+  return out;
+}
+
+/** What the tooltip says once about a stored choice the server refused. */
+export function refusedNotice(role: Role, name: string, message: string): string {
+  const what = role === 'complete' ? 'completion' : 'chat';
+  return `the stored ${what} model "${name}" was not used: ${message}`;
+}

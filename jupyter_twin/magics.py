@@ -20,6 +20,7 @@ from traitlets import Bool, Float, Int, Unicode
 
 from .kernel import frontend, review, sources, widgets
 from .cells import find_fill_point, join_completion, strip_magic_line
+from .tasks import ALIASES, task_by_name
 from .traits import settings_traits
 from .kernel.facts import collect_facts, render_facts
 
@@ -446,7 +447,7 @@ class TwinMagics(Magics):
         except Exception as exc:
             self._report(_one_line(exc))
             return
-        engine_task = {"doc": "document"}.get(task, task)
+        engine_task = task_by_name(task).name
         # a line magic acting on the cell above can only replace its own cell (set_next_input)
         panel = self._review_panel(task, "Replace this cell" if target is not None else "Replace original")
         code, view = self._generate(lambda: twin.stream(engine_task, ctx.cells, index, kernel_facts=facts, **kw),
@@ -698,7 +699,7 @@ class TwinMagics(Magics):
             return
         opts, task = parsed
         task = (task.strip() or "refactor").lower()
-        task = {"doc": "document"}.get(task, task)
+        task = ALIASES.get(task, task)  # "complete" is no chat task: it keeps its name
         try:
             if cell is not None:
                 body = cell

@@ -27,10 +27,13 @@ from typing import Any, Callable
 import click
 
 from .cli_options import backend_options
+from .tasks import TASKS as ENGINE_TASKS, task_by_name
 from .cells import error_text, find_fill_point, join_completion, source_text, split_lines
 
-TASKS = ("explain", "refactor", "complete", "fix", "doc", "test")
-MARKDOWN_TASKS = {"explain"}
+#: the notebook commands: the chat tasks by their command names (tasks.py), and complete
+COMMAND_TASKS = {t.command: t for t in ENGINE_TASKS.values() if t.name != "ask"}
+TASKS = ("explain", "refactor", "complete", *[c for c in COMMAND_TASKS if c not in ("explain", "refactor")])
+MARKDOWN_TASKS = {c for c, t in COMMAND_TASKS.items() if t.kind == "markdown"}
 
 
 class NotebookFileError(click.ClickException):
@@ -340,7 +343,7 @@ def run_task(
     kwargs: dict[str, Any] = {}
     if instruction:
         kwargs["instruction"] = instruction
-    engine_task = {"doc": "document"}.get(task, task)
+    engine_task = task_by_name(task).name
     if on_delta is not None:
         stream = twin.stream(engine_task, cells, index, **kwargs)
         with stream:
@@ -370,7 +373,7 @@ def _run_command(task: str, notebook: str, cell: int, instruction: str | None, d
     if not dry_run:
         nb.check_writable()  # before spending time on the model
     cells = _engine_cells(nb)
-    if task in ("fix", "complete", "refactor", "doc", "test") and nb.cells[index].get("cell_type") != "code":
+    if task not in MARKDOWN_TASKS and nb.cells[index].get("cell_type") != "code":
         raise NotebookFileError(
             f"{nb.path}: cell {cell} is a {nb.cells[index].get('cell_type')} cell; {task} works on code cells")
     if task == "fix" and error_text(nb.cells[index]) is None:
@@ -407,14 +410,8 @@ def _run_command(task: str, notebook: str, cell: int, instruction: str | None, d
 
 
 def _make_command(task: str) -> click.Command:
-    helps = {
-        "explain": "Explain cell N; the explanation goes in as a new markdown cell after it.",
-        "refactor": "Refactor cell N (optionally following --instruction); the result goes in as a new code cell after it.",
-        "complete": "Complete cell N at its '# ...' marker line (or at its end); the completed cell goes in after it.",
-        "fix": "Fix cell N using its error output; the fixed code goes in as a new code cell after it.",
-        "doc": "Add docstrings and comments to cell N; the result goes in as a new code cell after it.",
-        "test": "Write tests for cell N; they go in as a new code cell after it.",
-    }
+    helps = {c: t.help for c, t in COMMAND_TASKS.items()}
+    helps["complete"] = "Complete cell N at its '# ...' marker line (or at its end); the completed cell goes in after it."
 
     @click.command(name=task, help=helps[task] + " The notebook is written atomically and every other cell stays byte-identical.")
     @click.argument("notebook", type=click.Path(dir_okay=True, path_type=str))

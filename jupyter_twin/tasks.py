@@ -23,6 +23,22 @@ class Task:
     name: str
     kind: str  # what the result is: "code" or "markdown"
     instruction: str
+    #: what a button or command says; the command line's and the magics' short name
+    label: str = ""
+    short: str = ""
+    #: JupyterLab's default keys (declared for JupyterLab in labextension/schema/plugin.json)
+    shortcut: str = ""
+    #: the command line's help for `jupyter-twin <short> NOTEBOOK --cell N`
+    help: str = ""
+
+    @property
+    def command(self) -> str:
+        return self.short or self.name
+
+    def public(self) -> dict[str, str]:
+        """What the server serves the front end about this task."""
+        return {"name": self.name, "label": self.label, "kind": self.kind, "shortcut": self.shortcut,
+                "command": self.command}
 
 
 TASKS: dict[str, Task] = {
@@ -30,40 +46,60 @@ TASKS: dict[str, Task] = {
         "explain", "markdown",
         "Explain what this cell does and why, in Markdown: a one-sentence summary, then the "
         "key steps as a short list. Mention names that come from other cells. No code rewrite.",
+        label="Explain", shortcut="Alt Shift E",
+        help="Explain cell N; the explanation goes in as a new markdown cell after it.",
     ),
     "refactor": Task(
         "refactor", "code",
         "Refactor this cell. {instruction} Keep its behaviour and the names other cells use. "
         "Reply with the whole refactored cell in one ```python block and nothing else.",
+        label="Refactor", shortcut="Alt Shift R",
+        help="Refactor cell N (optionally following --instruction); the result goes in as a new code cell after it.",
     ),
     "fix": Task(
         "fix", "code",
         "This cell fails with the error below. Fix the cell.\n\nError:\n```\n{error}\n```\n"
         "Reply with the whole corrected cell in one ```python block, then one sentence on the cause.",
+        label="Fix", shortcut="Alt Shift F",
+        help="Fix cell N using its error output; the fixed code goes in as a new code cell after it.",
     ),
     "document": Task(
         "document", "code",
         "Add docstrings to the functions and classes of this cell and short comments where "
         "the code is not obvious. Do not change the code itself. Reply with the whole cell in "
         "one ```python block and nothing else.",
+        label="Document", short="doc", shortcut="Alt Shift D",
+        help="Add docstrings and comments to cell N; the result goes in as a new code cell after it.",
     ),
     "test": Task(
         "test", "code",
         "Write a notebook cell of tests for this cell: plain `assert` statements or test "
         "functions that the cell calls at its end, covering normal and edge cases. Reply with "
         "the test cell in one ```python block and nothing else.",
+        label="Write tests", shortcut="Alt Shift T",
+        help="Write tests for cell N; they go in as a new code cell after it.",
     ),
-    "ask": Task("ask", "markdown", "{question}"),
+    "ask": Task("ask", "markdown", "{question}", label="Ask"),
 }
 
 DEFAULT_REFACTOR = "Make it clearer and more idiomatic."
 
 
+#: other names of tasks (the command line's and the magics' short ones): "doc" -> "document"
+ALIASES: dict[str, str] = {t.short: t.name for t in TASKS.values() if t.short}
+
+
 def task_by_name(name: str) -> Task:
+    """A task by its name or its short name ("doc")."""
     try:
-        return TASKS[name]
+        return TASKS[ALIASES.get(name, name)]
     except KeyError:
         raise ValueError(f"unknown task {name!r}; choose one of {', '.join(TASKS)}") from None
+
+
+def task_list() -> list[dict[str, str]]:
+    """The tasks as the server serves them (the front end builds its buttons from it)."""
+    return [t.public() for t in TASKS.values()]
 
 
 def chat_context(stable: str) -> str:

@@ -47,10 +47,9 @@ from ..errors import (
     TwinError,
 )
 from ..redact import redact
-from ..tasks import check_history
+from ..tasks import TASKS, check_history, task_list
 from .service import Job, TwinService
 
-TASKS = ("explain", "refactor", "fix", "document", "test", "ask")
 MAX_CELLS = 5000
 #: characters of text in one request: cell sources, the outputs' text, error, question,
 #: instruction and chat history together (images and other rich outputs are dropped)
@@ -447,7 +446,7 @@ class TaskHandler(StreamingHandler):
     async def post(self) -> None:
         body = self.body()
         task = body.get("task")
-        if task not in TASKS:
+        if task not in TASKS:  # the full names only: the browser sends those
             raise _bad(f"'task' must be one of {', '.join(TASKS)}")
         cells, index = validate_cells(body)
         facts = validate_facts(body)
@@ -508,7 +507,7 @@ class StatusHandler(TwinHandler):
     @authorized
     async def get(self) -> None:
         data = await self.service.status()
-        data["tasks"] = list(TASKS)
+        data["tasks"] = task_list()
         self.finish(json.dumps(data, default=str))
 
 

@@ -111,3 +111,19 @@ def test_history_kept_recent_alternating_and_bounded():
         check_history([{"role": "system", "content": "x"}])
     with pytest.raises(ValueError):
         check_history("not a list")
+
+
+def test_tasks_are_declared_once_and_served_from_there():
+    """tasks.py is the source (issue 11 point 2): the alias, the command line's commands and
+    the list the server serves all come from it."""
+    from jupyter_twin import notebook_cli
+    from jupyter_twin.tasks import ALIASES, TASKS, task_by_name, task_list
+
+    assert ALIASES == {"doc": "document"}
+    assert task_by_name("doc") is TASKS["document"]
+    served = {t["name"]: t for t in task_list()}
+    assert set(served) == set(TASKS)
+    assert served["document"] == {"name": "document", "label": "Document", "kind": "code",
+                                  "shortcut": "Alt Shift D", "command": "doc"}
+    assert set(notebook_cli.TASKS) == {"complete"} | {t.command for t in TASKS.values() if t.name != "ask"}
+    assert notebook_cli.MARKDOWN_TASKS == {"explain"}

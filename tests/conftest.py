@@ -14,6 +14,8 @@ import httpx
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+# the test doubles are imported as `fakes.X` from any test folder
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 BENCH = ROOT.parent / "shared" / "bench"
 
 

@@ -95,7 +95,7 @@ def test_an_unknown_embedded_model_is_refused_not_replaced(tmp_path):
 
 def test_a_model_that_cannot_be_reached_is_reported_by_name(tmp_path):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from fault_servers import refused_url
+    from fakes.fault_servers import refused_url
 
     nb = Path(__file__).resolve().parents[2] / "examples" / "magics.ipynb"
     host = refused_url()

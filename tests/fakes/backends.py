@@ -1,4 +1,4 @@
-"""In-process fake backends for the server tests: no model, no sockets to a backend.
+"""In-process fake backends (server and kernel tests): no model, no sockets to a backend.
 
 ``SlowBackend`` streams ``tokens`` deltas ``delay`` seconds apart for both FIM and chat,
 stops at once when cancelled, and counts what it did: requests, generations started, the
@@ -43,9 +43,11 @@ class SlowBackend(Backend):
     name = "slow"
     model = "qwen2.5-coder"
 
-    def __init__(self, tokens: int = 20, delay: float = 0.05) -> None:
+    def __init__(self, tokens: int = 20, delay: float = 0.05, fim_delay: float = 0.0) -> None:
         self.tokens = tokens
         self.delay = delay
+        # seconds fim() takes before its stream exists (the context, a model being loaded)
+        self.fim_delay = fim_delay
         self.lock = threading.Lock()
         self.requests: list[object] = []
         self.started = 0
@@ -57,6 +59,8 @@ class SlowBackend(Backend):
 
     def fim(self, request: FimRequest) -> BackendStream:
         self.requests.append(request)
+        if self.fim_delay:
+            time.sleep(self.fim_delay)
         return SlowStream(self)
 
     def chat(self, request: ChatRequest) -> BackendStream:

@@ -18,13 +18,8 @@ import httpx
 import ollama
 import pytest
 
-try:  # tests/ as a package or as a plain directory on sys.path
-    from .ollama_testserver import FIM_MODEL, NOFIM_MODEL, start_ollama_testserver
-    from . import fault_servers
-except ImportError:
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from ollama_testserver import FIM_MODEL, NOFIM_MODEL, start_ollama_testserver
-    import fault_servers
+from fakes import fault_servers
+from fakes.ollama_testserver import FIM_MODEL, NOFIM_MODEL, start_ollama_testserver
 
 DEMO_SHA256 = "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
 DEMO_NAME = "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"

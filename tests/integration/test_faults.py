@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from fault_servers import (
+from fakes.fault_servers import (
     refused_url, start_blackhole_server, start_error_server, start_garbage_server,
     start_malformed_stream_server, start_stalling_stream_server, start_truncated_stream_server,
 )

@@ -7,7 +7,7 @@ import pytest
 
 from jupyter_twin import ModelNotFound, Twin
 from jupyter_twin.families import QWEN
-from ollama_testserver import start_ollama_testserver
+from fakes.ollama_testserver import start_ollama_testserver
 
 pytestmark = pytest.mark.model
 

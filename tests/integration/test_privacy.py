@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from jupyter_twin import Twin
-from ollama_testserver import start_ollama_testserver
+from fakes.ollama_testserver import start_ollama_testserver
 
 pytestmark = pytest.mark.model
 

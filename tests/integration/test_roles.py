@@ -8,7 +8,7 @@ import pytest
 from jupyter_twin import Twin
 from jupyter_twin.errors import ModelNotFound
 
-from ollama_testserver import FIM_MODEL, NOFIM_MODEL, start_ollama_testserver
+from fakes.ollama_testserver import FIM_MODEL, NOFIM_MODEL, start_ollama_testserver
 
 pytestmark = pytest.mark.model
 

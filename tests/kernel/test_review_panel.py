@@ -14,7 +14,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from hostile_backend import HOSTILE_ANSWER, start_hostile_server  # noqa: E402
+from fakes.hostile_backend import HOSTILE_ANSWER, start_hostile_server  # noqa: E402
 from widget_client import WidgetKernel  # noqa: E402
 
 pytestmark = pytest.mark.model

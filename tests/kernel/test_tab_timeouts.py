@@ -1,73 +1,20 @@
 """The Tab matcher under time-outs (issue 9, point 10): a time-out that comes before the
 stream exists still stops the generation, and 50 time-outs leave no thread and no
-generation running. A slow fake backend stands in for the model (no model needed)."""
+generation running. A slow fake backend (tests/fakes/backends.py) stands in for the model (no model needed)."""
 
 from __future__ import annotations
 
 import threading
 import time
-from typing import Iterator
 
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
+from fakes.backends import SlowBackend
 from jupyter_twin import Twin
-from jupyter_twin.backends import Backend, ChatRequest, FimRequest
-from jupyter_twin.backends.base import ModelInfo
-from jupyter_twin.families import QWEN
 from jupyter_twin.kernel import matcher
 from jupyter_twin.kernel.sources import LiveNotebook
 from jupyter_twin.magics import get_magics
-from jupyter_twin.stream import BackendStream
-
-
-class SlowStream(BackendStream):
-    def __init__(self, backend: "SlowBackend") -> None:
-        super().__init__()
-        self.backend = backend
-
-    def _generate(self) -> Iterator[str]:
-        b = self.backend
-        with b.lock:
-            b.started += 1
-            b.active += 1
-        try:
-            for i in range(100):  # two seconds unless cancelled
-                if self.cancelled:
-                    return
-                time.sleep(0.02)
-                yield f"x{i}"
-        finally:
-            with b.lock:
-                b.active -= 1
-
-
-class SlowBackend(Backend):
-    """fim() takes 50 ms before the stream exists (context, a model being loaded)."""
-
-    name = "slow"
-    model = "qwen2.5-coder"
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.requests = 0
-        self.started = 0
-        self.active = 0
-
-    def info(self) -> ModelInfo:
-        return ModelInfo(model=self.model, family=QWEN)
-
-    def fim(self, request: FimRequest) -> BackendStream:
-        with self.lock:
-            self.requests += 1
-        time.sleep(0.05)
-        return SlowStream(self)
-
-    def chat(self, request: ChatRequest) -> BackendStream:
-        raise AssertionError("no chat here")
-
-    def ping(self) -> None:
-        pass
 
 
 @pytest.fixture
@@ -77,7 +24,8 @@ def magics(monkeypatch):
     m = get_magics(shell)
     m.live = LiveNotebook()
     m.kernel_facts = False
-    backend = SlowBackend()
+    # two seconds of tokens unless cancelled; fim() takes 50 ms before the stream exists
+    backend = SlowBackend(tokens=100, delay=0.02, fim_delay=0.05)
     twin = Twin(backend)
     monkeypatch.setattr(m, "twin", lambda opts=None, purpose="chat": twin)
     m.fake_backend = backend
@@ -108,8 +56,8 @@ def test_fifty_tab_timeouts_leave_no_thread_and_no_generation(magics):
     assert settle(lambda: backend.active == 0 and not tab_threads(), timeout=1.0), (
         backend.active, len(tab_threads()))
     assert threading.active_count() <= before
-    assert backend.requests <= 50
-    assert backend.started <= backend.requests
+    assert len(backend.requests) <= 50
+    assert backend.started <= len(backend.requests)
 
 
 def test_a_timeout_before_the_stream_exists_stops_that_generation(magics):
@@ -117,7 +65,7 @@ def test_a_timeout_before_the_stream_exists_stops_that_generation(magics):
     settle(lambda: not tab_threads())
     text = "total = sum("
     assert matcher.model_completion(magics, text, len(text), 0.01) is None  # fim() takes 50 ms
-    assert settle(lambda: backend.requests == 1 and not tab_threads(), timeout=1.0)
+    assert settle(lambda: len(backend.requests) == 1 and not tab_threads(), timeout=1.0)
     assert backend.active == 0
     # Tab works again once the earlier worker has gone: this one runs to its end
     timeouts = magics.tab_timeouts

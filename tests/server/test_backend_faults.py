@@ -16,7 +16,7 @@ from tornado.httpclient import HTTPClientError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import fault_servers  # noqa: E402
+from fakes import fault_servers  # noqa: E402
 from twin_server_helpers import CELLS, ndjson, on_server_loop  # noqa: E402
 
 

@@ -19,7 +19,7 @@ from tornado.httpclient import HTTPClientError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from fake_backends import SlowBackend  # noqa: E402
+from fakes.backends import SlowBackend  # noqa: E402
 from twin_server_helpers import CELLS, ndjson, on_server_loop  # noqa: E402
 
 from jupyter_twin import Twin  # noqa: E402

@@ -38,6 +38,15 @@ export function shortModel(model: string): string {
   return base.replace(/\.gguf$/i, '');
 }
 
+/** A name for a label that holds two of them: short, cut with an ellipsis past `max`. */
+export function briefModel(model: string | null | undefined, max = 24): string {
+  if (!model) {
+    return 'no model';
+  }
+  const short = shortModel(model);
+  return short.length > max ? short.slice(0, max - 1) + '…' : short;
+}
+
 /** Both roles on the same backend and model: the picker has nothing to tell apart. */
 function sameModel(roles: IRoles<IRoleStatus> | undefined): boolean {
   const complete = roles?.complete;
@@ -51,7 +60,7 @@ function sameModel(roles: IRoles<IRoleStatus> | undefined): boolean {
 /**
  * The status bar's text after "twin: ": "embedded · model" when both roles use one model,
  * "embedded · complete: a · chat: b" when they differ (the backend named once when both
- * roles share it).
+ * roles share it; long names cut: the tooltip has them whole).
  */
 export function modelLabel(
   backend: string,
@@ -64,7 +73,7 @@ export function modelLabel(
   }
   const complete = roles!.complete!;
   const chat = roles!.chat!;
-  const name = (r: IRoleStatus) => (r.model ? shortModel(r.model) : 'no model');
+  const name = (r: IRoleStatus) => briefModel(r.model);
   if (complete.backend === chat.backend) {
     return `${complete.backend ?? backend} · complete: ${name(complete)} · chat: ${name(chat)}`;
   }

@@ -28,6 +28,17 @@ describe('modelLabel', () => {
     expect(modelLabel('embedded', 'b.gguf', roles)).toBe('embedded · complete: a · chat: b');
   });
 
+  it('two long names are cut to 24 characters with the ellipsis', () => {
+    const roles = {
+      complete: { backend: 'embedded', model: 'qwen2.5-coder-1.5b-instruct-q4_k_m.gguf' },
+      chat: { backend: 'embedded', model: DEMO }
+    };
+    expect(modelLabel('embedded', DEMO, roles)).toBe(
+      'embedded · complete: qwen2.5-coder-1.5b-inst… · chat: qwen2.5-coder-0.5b-inst…'
+    );
+    expect(modelTooltip('embedded', DEMO, roles)).toContain('qwen2.5-coder-1.5b-instruct-q4_k_m.gguf');
+  });
+
   it('two backends: each role names its own', () => {
     const roles = {
       complete: { backend: 'ollama', model: 'qwen2.5-coder:1.5b' },

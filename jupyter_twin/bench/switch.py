@@ -2,7 +2,8 @@
 
 For each code cell in order, the user runs the cell above (the notebook then holds it with
 its saved outputs), moves to the new cell, pauses, and types the cell's first line one
-character every 150 ms. Every keystroke asks for a completion, the way the inline
+character every 150 ms. Then they go back over the cells written, last first, and ask for a
+completion at the end of each one's first line (a revisit: the cells below are there now). Every keystroke asks for a completion, the way the inline
 completer does: a new request aborts the one before it. The front end warms the new
 cell's context up the moment it becomes active (strategies with warm-up).
 
@@ -264,7 +265,9 @@ def load_notebooks(paths: Iterable[Path]) -> list[tuple[str, list[dict[str, Any]
 
 
 async def run_strategy(client: Client, notebooks: list[tuple[str, list[dict[str, Any]]]], strategy: Strategy,
-                       start: int, count: int, interval: float, progress: Any = None) -> tuple[list[CellRun], dict[str, int]]:
+                       start: int, count: int, interval: float, progress: Any = None,
+                       revisits: list[float] | None = None) -> tuple[list[CellRun], dict[str, int]]:
+    revisits = [] if revisits is None else revisits
     if isinstance(client, ServerClient):
         await client.fetch_counters()
     before = client.counters()
@@ -272,13 +275,33 @@ async def run_strategy(client: Client, notebooks: list[tuple[str, list[dict[str,
     plan = [(name, cells, j) for name, cells in notebooks for j in cells_to_write(cells, start, count)]
     for name, cells, j in (progress(plan, len(plan), strategy.name) if progress else plan):
         runs.append(await write_cell(client, name, cells, j, strategy, interval))
+    # then the user goes back over the cells written, last first, and asks at the end of
+    # each one's first line (the cells below it are there now)
+    for name, cells in notebooks:
+        written = cells_to_write(cells, start, count)
+        if not written:
+            continue
+        notebook = [dict(c) for c in cells[: written[-1] + 1]]
+        for j in reversed(written):
+            line = first_line(notebook[j]["source"])
+            cursor = notebook[j]["source"].index(line) + len(line)
+            if strategy.warm:
+                await client.warm(notebook, j, cursor)
+            await asyncio.sleep(strategy.pause)
+            started = time.monotonic()
+            try:
+                await client.complete(notebook, j, cursor, [0])
+                revisits.append(time.monotonic() - started)
+            except Exception:
+                pass
     if isinstance(client, ServerClient):
         await client.fetch_counters()
     after = client.counters()
     return runs, {k: after.get(k, 0) - before.get(k, 0) for k in after if isinstance(after.get(k), int)}
 
 
-def summarise(strategy: str, runs: list[CellRun], counters: dict[str, int]) -> dict[str, Any]:
+def summarise(strategy: str, runs: list[CellRun], counters: dict[str, int],
+              revisits: list[float] | None = None) -> dict[str, Any]:
     firsts = [r.first_suggestion for r in runs if r.first_suggestion is not None]
     latencies = [v for r in runs for v in r.latencies]
     requests = sum(r.requests for r in runs)
@@ -303,6 +326,7 @@ def summarise(strategy: str, runs: list[CellRun], counters: dict[str, int]) -> d
         "warm_tokens": counters.get("warm_tokens"),
         "tokens_thrown_away": thrown,
         "tokens_thrown_share": round(thrown / deltas, 3) if deltas else 0.0,
+        "revisit_median": median(revisits) if revisits else None,
     }
 
 
@@ -311,13 +335,14 @@ def format_table(rows: list[dict[str, Any]]) -> str:
         return "-" if v is None else fmt.format(v)
 
     head = (f"{'strategy':<22}{'cells':>6}{'first med':>10}{'first p95':>10}{'key med':>9}{'key p95':>9}"
-            f"{'req':>6}{'hits':>6}{'gens':>6}{'prompt/gen':>11}{'thrown':>8}")
+            f"{'req':>6}{'hits':>6}{'gens':>6}{'prompt/gen':>11}{'thrown':>8}{'revisit':>9}")
     lines = [head, "-" * len(head)]
     for r in rows:
         lines.append(
             f"{r['strategy']:<22}{r['cells']:>6}{f(r['first_median']):>10}{f(r['first_p95']):>10}"
             f"{f(r['keystroke_median']):>9}{f(r['keystroke_p95']):>9}{r['requests']:>6}{r['cache_hits']:>6}"
             f"{r['generations']:>6}{f(r['prompt_tokens_per_generation'], '{:.0f}'):>11}{f(r['tokens_thrown_share'], '{:.1%}'):>8}"
+            f"{f(r.get('revisit_median')):>9}"
         )
     return "\n".join(lines)
 
@@ -385,12 +410,14 @@ def command() -> Any:
                 client = ServerClient(server, token, strategy)
             else:
                 client = EngineClient(lambda: Twin(backend=backend, model=model), strategy)
+            revisits: list[float] = []
             try:
-                runs, counters = asyncio.run(run_strategy(client, notebooks, strategy, start, count, interval, _progress))
+                runs, counters = asyncio.run(run_strategy(client, notebooks, strategy, start, count, interval, _progress,
+                                                          revisits))
             finally:
                 client.close()
             all_runs[strategy.name] = runs
-            rows.append(summarise(strategy.name, runs, counters))
+            rows.append(summarise(strategy.name, runs, counters, revisits))
         click.echo(format_table(rows))
         by = {r["strategy"]: r for r in rows}
         if "notebook" in by and "cell" in by and by["cell"]["first_median"]:

@@ -286,13 +286,16 @@ def build_context(
 
 # The layout that survives moving between cells. The backend reuses the longest common
 # start of two prompts, so what comes first must change least often:
+#   0. up to BELOW_CELLS cells below, first: far from the cursor, where the model does not
+#      take them for the lines just before it (docs/benchmarks.md, "Context that survives
+#      a cell switch"). While a notebook is written top-down there are none; when there
+#      are, a move between cells evaluates everything again;
 #   1. the window: the cells just above, in notebook order, from a first cell that only
 #      moves in steps (WINDOW_STEP); going on to the next cell appends the cell
-#      just left to it, and going back removes the end; nothing before is evaluated again;
+#      just left to it; nothing before is evaluated again;
 #   2. pins: cells above the window that define names the cell uses (they change when the
 #      cell starts using other names: only they and what follows are evaluated again);
-#   3. a few cells below (they change at every move, so they come late);
-#   4. the kernel facts (they change at every execution), then the cell itself.
+#   3. the kernel facts (they change at every execution), then the cell itself.
 #: the window's share of the budget; it does not depend on the facts or on the active
 #: cell's text, or it would move while the user types or runs cells
 WINDOW_SHARE = 0.6
@@ -416,7 +419,7 @@ def lay_out(
     for j in below:
         sources.append(Source(j, cells[j].cell_type, reason(j)[1], render(j)[1]))
 
-    blocks = [(j, render(j)[0]) for j in window + pins + below]
+    blocks = [(j, render(j)[0]) for j in below + window + pins]
     sources.sort(key=lambda s: (s.cell is None, s.cell if s.cell is not None else 0))
     return Layout(blocks=blocks, facts=facts, sources=sources, window_start=start)
 

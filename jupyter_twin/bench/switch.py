@@ -358,7 +358,8 @@ def plot(rows: list[dict[str, Any]], runs: dict[str, list[CellRun]], path: Path)
     fig, ax = plt.subplots(figsize=(8, 4))
     names = list(runs)
     data = [[r.first_suggestion for r in runs[n] if r.first_suggestion is not None] or [0.0] for n in names]
-    ax.boxplot(data, labels=names, showfliers=True)
+    ax.boxplot(data, showfliers=True)
+    ax.set_xticks(range(1, len(names) + 1), names)  # `labels=` is gone from boxplot in matplotlib 3.9
     ax.set_ylabel("seconds from the first keystroke to the first suggestion")
     ax.set_title("First suggestion at a new cell")
     plt.setp(ax.get_xticklabels(), rotation=15)

@@ -122,6 +122,10 @@ class ContextOptions:
     include_outputs: bool = True
     # "notebook" chooses cells; "cell" sends the active cell alone
     strategy: str = "notebook"
+    #: markdown anywhere above (completion: whether a cell goes in must not depend on its
+    #: distance), or only the 3 cells just above (chat tasks: far prose made the chat
+    #: model answer a refactor in prose)
+    far_markdown: bool = True
 
 
 def _comment(text: str) -> str:
@@ -345,7 +349,8 @@ def lay_out(
     # every cell above may go in, markdown too (as comments): whether a cell is in the
     # window depends on the cell alone, never on its distance to the active cell, or
     # moving down would drop cells from the middle of the window
-    above = [j for j in range(index) if _is_candidate(cells[j], opts)]
+    above = [j for j in range(index) if _is_candidate(cells[j], opts)
+             and (opts.far_markdown or cells[j].cell_type == "code" or index - j <= 3)]
     # where the window starts: a point on a grid of WINDOW_STEP tokens counted from the top
     # of the notebook (estimated from the cells' lengths, which is cheap for any notebook
     # and enough for a grid), the first such point from which the cells up to the active

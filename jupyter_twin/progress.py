@@ -82,13 +82,17 @@ def iterate(items: Iterable[Any], total: int, desc: str, unit: str = "task") -> 
         progress.close()
 
 
+#: seconds a wait lasts before its bar appears (tests set 0: a start's length varies)
+SHOW_AFTER_S = 1.0
+
+
 class Waiting:
     """A bar with no total for a wait of unknown length, counting seconds; it appears only
     once the wait has lasted ``after`` seconds (a quick start shows nothing)."""
 
-    def __init__(self, desc: str, after: float = 1.0) -> None:
+    def __init__(self, desc: str, after: float | None = None) -> None:
         self.desc = desc
-        self.after = after
+        self.after = SHOW_AFTER_S if after is None else after
         self._bar: Any = None
         self._started = time.monotonic()
         self._shown = 0

@@ -495,7 +495,8 @@ class Twin:
         # what is left goes to the other cells; the chat layout fences each context cell,
         # so a little of it is kept back for that
         room = min(self.settings.context_tokens, int((budget - needed) * 0.85))
-        options = ContextOptions(budget_tokens=max(0, room), strategy=self.strategy if room >= 32 else "cell")
+        options = ContextOptions(budget_tokens=max(0, room), strategy=self.strategy if room >= 32 else "cell",
+                                 far_markdown=False)
         ctx = build_context(cell_list, index, len(cell.source), kernel_facts=kernel_facts, options=options, count=count)
         # the context's own view of the cell is clipped for completion; a chat sends it whole
         ctx = dataclasses.replace(ctx, prefix=cell.source, suffix="")

@@ -63,6 +63,9 @@ def test_first_start_of_the_model_process_shows_a_widget_bar(wk, demo_model):
     before = set(wk.models)
     # a context size of its own: a model process of its own, started here
     reply, msgs = wk.execute(
+        # the bar appears once the wait lasted SHOW_AFTER_S (1 s); a quiet machine starts the
+        # model process in less, so the test shows it from the first moment
+        "import jupyter_twin.progress as progress\nprogress.SHOW_AFTER_S = 0\n"
         f"from jupyter_twin import Twin\nt = Twin(backend='embedded', model={str(demo_model)!r}, num_ctx=1536)\n"
         "print(t.complete([{'cell_type': 'code', 'source': 'def add(a, b):\\n    return'}], 0) is not None)",
         timeout=300)

@@ -52,6 +52,9 @@ class CompletionCache:
         self._entries: OrderedDict[tuple[str, str, str], str] = OrderedDict()
         self._max = max_entries
         self._lock = threading.Lock()
+        # the longest suggestion ever put: how far back a typed-ahead lookup looks (an upper
+        # bound kept as entries come, so a keystroke's lookup never scans the cache)
+        self._longest = 0
         self.hits = 0
         self.typed_ahead = 0
         self.misses = 0
@@ -67,6 +70,7 @@ class CompletionCache:
         with self._lock:
             self._entries[key] = text
             self._entries.move_to_end(key)
+            self._longest = max(self._longest, len(text))
             while len(self._entries) > self._max:
                 self._entries.popitem(last=False)
 
@@ -98,10 +102,6 @@ class CompletionCache:
                 self._entries.move_to_end(key)
                 return Hit(text[k:], prefix[-k:])
         return None
-
-    @property
-    def _longest(self) -> int:
-        return max((len(t) for t in self._entries.values()), default=0)
 
     def clear(self) -> None:
         with self._lock:

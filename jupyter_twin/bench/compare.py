@@ -2,7 +2,7 @@
 a PNG, and a one-line recommendation for this machine.
 
 How the recommendation weighs quality against latency (docs/benchmarks.md says the same):
-- speed is the median latency while typing (what each keystroke costs once the model is
+- speed is the median latency while typing (what each keystroke costs the model once it is
   loaded and its prompt cache is warm), or the cold median when typing was not measured;
 - a model is usable for ghost text when that median is within the budget (1.0 s by default:
   the longest time llama.vim and llama.vscode allow a completion after the first);
@@ -103,7 +103,9 @@ def run_model(
     errors: list[str] = []
     chosen = typing_tasks(tasks, typing_count)
     if chosen and keys > 0 and strategy != "bare":
-        typed = typing_sim.run(twin, chosen, notebooks, [strategy], keys, errors=errors,
+        # the completion cache off: a better model's typed-ahead hits would hide what each
+        # keystroke costs on this machine when the suggestion is wrong
+        typed = typing_sim.run(twin, chosen, notebooks, [strategy], keys, errors=errors, completion_cache=False,
                                progress=lambda items, total, _strategy: labelled(items, total, "typing"))[strategy]
     return ModelRun(choice.label, twin.backend.name, twin.backend.model, strategy, load_s, results, typed, keys,
                     errors)

@@ -117,3 +117,38 @@ def test_failed_requests_are_counted_and_the_first_is_told():
     row = compare.summary(run)
     assert row["failed"] == 1 and row["warm_failed"] == 1
     assert compare.format_table([row]).splitlines()[-1].split()[-1] == "2"
+
+
+def test_typing_with_the_completion_cache_off_sends_every_keystroke_to_the_model(tmp_path):
+    """A model whose suggestion is right gets typed-ahead hits; the comparison measures what
+    each key costs the model, so the cache is emptied before each keystroke."""
+    import json
+
+    from jupyter_twin.bench import typing_sim
+
+    (tmp_path / "n.ipynb").write_text(json.dumps({"cells": [{"cell_type": "code", "source": ""}]}))
+    task = {"notebook": "n.ipynb", "cell": 0, "prefix": "x = ", "target": "compute(1)", "suffix": ""}
+
+    class Cache:
+        def __init__(self) -> None:
+            self.entries = 0
+
+        def clear(self) -> None:
+            self.entries = 0
+
+    class CachingTwin:
+        """Answers from its cache after the first request at a place, as Twin does on typed-ahead."""
+
+        def __init__(self) -> None:
+            self.cache = Cache()
+            self.model_requests = 0
+
+        def complete(self, cells, index, cursor, strategy):
+            if not self.cache.entries:
+                self.model_requests += 1
+                self.cache.entries = 1
+
+    for cache_on, requests in ((True, 1), (False, 5)):
+        twin = CachingTwin()
+        typing_sim.run(twin, [task], fim.NotebookCache(tmp_path), ["notebook"], 5, completion_cache=cache_on)
+        assert twin.model_requests == requests

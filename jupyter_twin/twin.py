@@ -156,13 +156,15 @@ class Twin:
     def chat_backend(self) -> Backend:
         return self.backend_for("chat")
 
-    def use_model(self, role: str, name: str) -> None:
+    def use_model(self, role: str, name: str, *, listed_only: bool = True) -> None:
         """Serve `role` with the model `name` from the next request on. Only a model that
         the role's backend lists is accepted (never a host, a path or a key from a
-        browser): ModelNotFound otherwise."""
-        listed = self.backend_for(role).models()
-        if name not in listed:
-            raise ModelNotFound(f"{name!r} is not one of the models the backend offers: {', '.join(listed[:20])}")
+        browser): ModelNotFound otherwise. `listed_only=False` is for the user's own
+        kernel (the magics), where any name the backend can load is the user's choice."""
+        if listed_only:
+            listed = self.backend_for(role).models()
+            if name not in listed:
+                raise ModelNotFound(f"{name!r} is not one of the models the backend offers: {', '.join(listed[:20])}")
         field_name = "completion_model" if role == "complete" else "chat_model"
         with self._lock:
             self.settings = self.settings.replace(**{field_name: name})

@@ -504,6 +504,16 @@ class StatusHandler(TwinHandler):
     """GET /jupyter-twin/status: backend, model, reachable, last latencies, server numbers."""
 
     @tornado.web.authenticated
+class TasksHandler(TwinHandler):
+    """GET /jupyter-twin/tasks: the task list of tasks.py, which the front end builds its
+    buttons and commands from at start; answered without the engine (/status waits on it)."""
+
+    @tornado.web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.finish(json.dumps({"tasks": task_list()}))
+
+
     @authorized
     async def get(self) -> None:
         data = await self.service.status()
@@ -578,6 +588,7 @@ class MetricsHandler(TwinHandler):
 
 
 def handlers(service: TwinService) -> list[tuple[str, type, dict[str, Any]]]:
+        (r"/jupyter-twin/tasks", TasksHandler, kw),
     kw = {"service": service}
     return [
         (r"/jupyter-twin/complete", CompleteHandler, kw),

@@ -1,14 +1,10 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
-import {
-  ICompleteBody,
-  IStreamResult,
-  ITaskBody,
-  isAbortError,
-  OnStreamText,
-  readNdjson
-} from './protocol';
+import { isAbortError } from './abort';
+import { readNdjson } from './ndjson';
+import { ITaskInfo, readTaskList } from './tasks';
+import { ICompleteBody, IStreamResult, ITaskBody, OnStreamText, streamResult } from './wire';
 import { IRoleModels, IRoles, IRoleStatus } from './modelChoice';
 
 export const API_PREFIX = 'jupyter-twin';
@@ -64,6 +60,11 @@ export class TwinClient {
 
   status(): Promise<IStatus> {
     return this.getJSON<IStatus>('status');
+  }
+
+  /** The chat tasks (tasks.py) the buttons and commands are built from. */
+  async tasks(): Promise<ITaskInfo[]> {
+    return readTaskList(await this.getJSON<unknown>('tasks'));
   }
 
   async models(): Promise<string[]> {
@@ -141,14 +142,6 @@ export class TwinClient {
     return this.stream('task', body, onText, signal);
   }
 
-  async cancel(ids: { editor_id?: string; request_id?: string }): Promise<void> {
-    await ServerConnection.makeRequest(
-      this.url('cancel'),
-      { method: 'POST', body: JSON.stringify(ids) },
-      this.settings
-    ).catch(() => undefined);
-  }
-
   /** POST a body, read the NDJSON answer; errors come back in the result, not thrown. */
   async stream(
     endpoint: string,
@@ -156,15 +149,6 @@ export class TwinClient {
     onText: OnStreamText,
     signal: AbortSignal
   ): Promise<IStreamResult> {
-    const empty: IStreamResult = {
-      raw: '',
-      text: null,
-      kind: null,
-      latency: null,
-      cancelled: false,
-      error: null,
-      errorType: null
-    };
     let response: Response;
     try {
       response = await ServerConnection.makeRequest(
@@ -179,32 +163,30 @@ export class TwinClient {
       );
     } catch (err) {
       if (signal.aborted || isAbortError(err)) {
-        return { ...empty, cancelled: true };
+        return streamResult({ cancelled: true });
       }
-      return {
-        ...empty,
+      return streamResult({
         error: `cannot reach the Jupyter server: ${(err as Error).message ?? err}`,
         errorType: 'NetworkError'
-      };
+      });
     }
     if (!response.ok) {
       const data = await response.json().catch(() => ({}));
-      return {
-        ...empty,
+      return streamResult({
         error: data.message || `${response.status} ${response.statusText}`,
         errorType: data.error_type || `HTTP${response.status}`
-      };
+      });
     }
     if (!response.body) {
-      return { ...empty, error: 'the server sent no body', errorType: 'NoBody' };
+      return streamResult({ error: 'the server sent no body', errorType: 'NoBody' });
     }
     try {
       return await readNdjson(response.body, onText, signal);
     } catch (err) {
       if (signal.aborted || isAbortError(err)) {
-        return { ...empty, cancelled: true };
+        return streamResult({ cancelled: true });
       }
-      return { ...empty, error: String((err as Error).message ?? err), errorType: 'StreamError' };
+      return streamResult({ error: String((err as Error).message ?? err), errorType: 'StreamError' });
     }
   }
 }

@@ -5,7 +5,8 @@ import { Kernel, KernelMessage } from '@jupyterlab/services';
 import { confirmReplace } from './diffView';
 import { checkReplace, planCellAction } from './guards';
 import { cellIndexById, insertCellBelow, replaceCellSource } from './notebookOps';
-import { cellsFromShared, DEFAULT_MAGICS, usesTwinMagic } from './protocol';
+import { cellsFromShared } from './cells';
+import { DEFAULT_MAGICS, usesTwinMagic } from './magics';
 
 /** Target the kernel opens to ask the front end to change cells (docs/comm-protocol.md). */
 export const FRONTEND_TARGET = 'jupyter_twin';
@@ -27,6 +28,7 @@ export interface ICellAction {
 export interface ICommOptions {
   /** Push the notebook before a cell with a jupyter_twin magic runs. */
   pushNotebook: () => boolean;
+  /** Magics besides jupyter_twin's own (DEFAULT_MAGICS): Settings > magicNames. */
   magics: () => string[];
 }
 
@@ -128,7 +130,7 @@ export function setupComms(tracker: INotebookTracker, options: ICommOptions): vo
     if (cell.model.type !== 'code') {
       return;
     }
-    const magics = [...options.magics(), ...extraMagics];
+    const magics = [...DEFAULT_MAGICS, ...options.magics(), ...extraMagics];
     if (!usesTwinMagic(cell.model.sharedModel.getSource(), magics)) {
       return;
     }
@@ -176,4 +178,3 @@ export function pushNotebook(panel: NotebookPanel, activeCellId: string | null):
   }
 }
 
-export { DEFAULT_MAGICS };

@@ -17,12 +17,12 @@ import { setupComms } from './comm';
 import { diffRendererFactory } from './diffRenderer';
 import { KernelFactsCache } from './kernelFacts';
 import { addGhostCommands, GhostCommandIDs } from './ghostCommands';
-import { DEFAULT_MAGICS, TaskName } from './protocol';
 import { SETTING_KEYS } from './modelChoice';
 import { TwinInlineProvider } from './provider';
 import { connectWarmTriggers, warmCurrent } from './warmTriggers';
 import { WarmScheduler } from './warmup';
-import { TASK_LABELS, TwinSidebar } from './sidebar';
+import { TwinSidebar } from './sidebar';
+import { cellActions, ITaskInfo, taskCommandId } from './tasks';
 import { TwinStatusItem } from './statusbar';
 import { openModelPicker } from './modelPicker';
 import { syncStoredModels } from './modelSync';
@@ -30,12 +30,8 @@ import { textRendererFactory } from './textRenderer';
 
 const PLUGIN_ID = 'jupyter-twin:plugin';
 
+/** The commands of the cell actions are built from the served task list: taskCommandId(). */
 export namespace CommandIDs {
-  export const explain = 'jupyter-twin:explain';
-  export const refactor = 'jupyter-twin:refactor';
-  export const fix = 'jupyter-twin:fix';
-  export const document = 'jupyter-twin:document';
-  export const test = 'jupyter-twin:test';
   export const openSidebar = 'jupyter-twin:open-sidebar';
   export const stop = 'jupyter-twin:stop';
   export const refreshStatus = 'jupyter-twin:refresh-status';
@@ -78,7 +74,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       kernelFacts: true,
       statusPollSeconds: 30,
       pushNotebookToKernel: true,
-      magicNames: [...DEFAULT_MAGICS],
+      magicNames: [],
       completionModel: '',
       chatModel: ''
     };
@@ -118,17 +114,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
     addGhostCommands(app, tracker, completionManager, provider);
 
     // sidebar
-    const sidebar = new TwinSidebar(
-      client,
-      tracker,
-      rendermime,
-      facts,
-      (task, latency) => {
-        if (task === 'complete') {
-          status.setLatency(latency);
-        }
-      },
-      message => status.setError(message)
+    const sidebar = new TwinSidebar(client, tracker, rendermime, facts, message =>
+      status.setError(message)
     );
     sidebar.title.icon = twinIcon;
     app.shell.add(sidebar, 'right', { rank: 600 });
@@ -145,27 +132,45 @@ const plugin: JupyterFrontEndPlugin<void> = {
 
     // commands
     const hasNotebook = () => tracker.currentWidget !== null;
-    const taskCommand = (id: string, task: TaskName, caption: string) => {
-      app.commands.addCommand(id, {
-        label: `${TASK_LABELS[task]} Cell (jupyter_twin)`,
-        caption,
-        icon: twinIcon,
-        isEnabled: hasNotebook,
-        execute: async () => {
-          app.shell.activateById(sidebar.id);
-          if (task === 'refactor') {
-            await sidebar.promptRefactor();
-          } else {
-            await sidebar.runTask(task);
+    // one command per cell action of the served task list (tasks.py), like the sidebar's
+    // buttons, the palette, the cell context menu and the default keys
+    const addTaskCommands = (tasks: readonly ITaskInfo[]) => {
+      let rank = 30;
+      app.contextMenu.addItem({ type: 'separator', selector: '.jp-Notebook .jp-Cell', rank: rank++ });
+      for (const task of cellActions(tasks)) {
+        const command = taskCommandId(task.name);
+        app.commands.addCommand(command, {
+          label: `${task.label} Cell (jupyter_twin)`,
+          caption: `${task.label}: the active cell (the answer is ${task.kind})`,
+          icon: twinIcon,
+          isEnabled: hasNotebook,
+          execute: async () => {
+            app.shell.activateById(sidebar.id);
+            await sidebar.runAction(task.name);
+          }
+        });
+        palette?.addItem({ command, category: 'jupyter_twin' });
+        app.contextMenu.addItem({ command, selector: '.jp-Notebook .jp-Cell', rank: rank++ });
+        if (task.shortcut) {
+          app.commands.addKeyBinding({ command, keys: [task.shortcut], selector: '.jp-Notebook' });
+        }
+      }
+    };
+    const loadTasks = (attempt: number): void => {
+      client.tasks().then(
+        tasks => {
+          sidebar.setTasks(tasks);
+          addTaskCommands(tasks);
+        },
+        err => {
+          sidebar.setTasksError(String((err as Error).message ?? err));
+          if (attempt < 5) {
+            window.setTimeout(() => loadTasks(attempt + 1), 5000);
           }
         }
-      });
+      );
     };
-    taskCommand(CommandIDs.explain, 'explain', 'Explain the active cell in markdown');
-    taskCommand(CommandIDs.refactor, 'refactor', 'Refactor the active cell, with an instruction');
-    taskCommand(CommandIDs.fix, 'fix', 'Fix the active cell using its error output');
-    taskCommand(CommandIDs.document, 'document', 'Add docstrings and comments to the active cell');
-    taskCommand(CommandIDs.test, 'test', 'Write a cell of tests for the active cell');
+    loadTasks(1);
     app.commands.addCommand(CommandIDs.openSidebar, {
       label: 'Open jupyter_twin Assistant',
       execute: () => app.shell.activateById(sidebar.id)
@@ -190,16 +195,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
         })
     });
 
-    const taskIds = [
-      CommandIDs.explain,
-      CommandIDs.refactor,
-      CommandIDs.fix,
-      CommandIDs.document,
-      CommandIDs.test
-    ];
     if (palette) {
       for (const command of [
-        ...taskIds,
         CommandIDs.openSidebar,
         CommandIDs.stop,
         CommandIDs.refreshStatus,
@@ -209,11 +206,6 @@ const plugin: JupyterFrontEndPlugin<void> = {
       ]) {
         palette.addItem({ command, category: 'jupyter_twin' });
       }
-    }
-    let rank = 30;
-    app.contextMenu.addItem({ type: 'separator', selector: '.jp-Notebook .jp-Cell', rank: rank++ });
-    for (const command of taskIds) {
-      app.contextMenu.addItem({ command, selector: '.jp-Notebook .jp-Cell', rank: rank++ });
     }
 
     // settings

@@ -1,7 +1,7 @@
 import { ISessionContext } from '@jupyterlab/apputils';
 import { Kernel, KernelMessage } from '@jupyterlab/services';
 
-import { IKernelFact } from './protocol';
+import { IKernelFact } from './wire';
 
 /**
  * Kernel facts come from ONE collector, jupyter_twin/kernel/facts.py, evaluated as a

@@ -10,22 +10,18 @@ import { JSONValue } from '@lumino/coreutils';
 
 import { TwinClient } from './api';
 import { KernelFactsCache } from './kernelFacts';
-import {
-  buildCompleteBody,
-  cellsFromShared,
-  ICellData,
-  ICompleteBody,
-  IStreamResult,
-  LatestRequest,
-  typedAlong,
-  utf16ToCodePoint
-} from './protocol';
+import { LatestRequest } from './abort';
+import { cellsFromShared, lastExecution } from './cells';
+import { utf16ToCodePoint } from './codePoints';
+import { buildCompleteBody } from './requests';
+import { ICellData, ICompleteBody, IStreamResult } from './wire';
 import {
   contextKey,
   ICacheEntry,
   LiveSuggestion,
   SuggestionView,
-  TypedAheadCache
+  TypedAheadCache,
+  typedAlong
 } from './suggestionCache';
 
 export interface IProviderCallbacks {
@@ -282,11 +278,7 @@ export class TwinInlineProvider implements IInlineCompletionProvider {
   }
 
   private _factsFor(panel: NotebookPanel, cells: ICellData[], code: string) {
-    let stamp = 0;
-    for (const c of cells) {
-      stamp = Math.max(stamp, c.execution_count ?? 0);
-    }
-    return this._facts.get(panel.sessionContext, stamp, code).catch(() => null);
+    return this._facts.get(panel.sessionContext, lastExecution(cells), code).catch(() => null);
   }
 }
 

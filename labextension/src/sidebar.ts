@@ -8,18 +8,10 @@ import { confirmReplace } from './diffView';
 import { fencedCode, renderInert } from './inert';
 import { KernelFactsCache } from './kernelFacts';
 import { cellIndexById, insertCellBelow, replaceCellSource } from './notebookOps';
-import { buildTaskBody, cellsFromShared, IStreamResult, TaskName } from './protocol';
-
-export const TASK_LABELS: { [task: string]: string } = {
-  explain: 'Explain',
-  refactor: 'Refactor',
-  fix: 'Fix',
-  document: 'Document',
-  test: 'Write tests',
-  ask: 'Ask'
-};
-
-const CODE_TASKS = new Set(['refactor', 'fix', 'document', 'test']);
+import { cellsFromShared, lastExecution } from './cells';
+import { buildTaskBody } from './requests';
+import { CHAT_TASK, cellActions, INSTRUCTED_TASK, ITaskInfo } from './tasks';
+import { IStreamResult, streamResult, TaskName } from './wire';
 
 interface IMessage {
   role: 'user' | 'assistant';
@@ -43,6 +35,9 @@ export class TwinSidebar extends Widget {
   private _controller: AbortController | null = null;
   private _messagesNode: HTMLElement;
   private _contextNode: HTMLElement;
+  private _actionsNode: HTMLElement;
+  /** The served task list (GET /jupyter-twin/tasks), by name. */
+  private _tasks = new Map<TaskName, ITaskInfo>();
   private _input: HTMLTextAreaElement;
   private _sendButton: HTMLButtonElement;
   private _panel: NotebookPanel | null = null;
@@ -55,7 +50,6 @@ export class TwinSidebar extends Widget {
     private _tracker: INotebookTracker,
     private _rendermime: IRenderMimeRegistry,
     private _facts: KernelFactsCache,
-    private _onLatency?: (task: string, seconds: number | null) => void,
     private _onError?: (message: string) => void
   ) {
     super();
@@ -72,22 +66,10 @@ export class TwinSidebar extends Widget {
     this._contextNode.className = 'jp-twin-context';
     header.append(title, this._contextNode);
 
-    const actions = document.createElement('div');
-    actions.className = 'jp-twin-actions';
-    for (const task of ['explain', 'refactor', 'fix', 'document', 'test'] as TaskName[]) {
-      const button = document.createElement('button');
-      button.className = 'jp-mod-styled jp-twin-action';
-      button.dataset.task = task;
-      button.textContent = TASK_LABELS[task];
-      button.addEventListener('click', () => {
-        if (task === 'refactor') {
-          void this.promptRefactor();
-        } else {
-          void this.runTask(task);
-        }
-      });
-      actions.appendChild(button);
-    }
+    // one button per cell action, once the server has said which tasks there are
+    this._actionsNode = document.createElement('div');
+    this._actionsNode.className = 'jp-twin-actions';
+    this._actionsNode.textContent = '…';
 
     this._messagesNode = document.createElement('div');
     this._messagesNode.className = 'jp-twin-messages';
@@ -120,11 +102,43 @@ export class TwinSidebar extends Widget {
     });
     inputRow.append(this._input, this._sendButton, clear);
 
-    this.node.append(header, actions, this._messagesNode, inputRow);
+    this.node.append(header, this._actionsNode, this._messagesNode, inputRow);
 
     this._tracker.currentChanged.connect(() => this._setPanel(this._tracker.currentWidget));
     this._tracker.activeCellChanged.connect(() => this._updateContext());
     this._setPanel(this._tracker.currentWidget);
+  }
+
+  /** The tasks the server serves: one button per cell action. */
+  setTasks(tasks: readonly ITaskInfo[]): void {
+    this._tasks = new Map(tasks.map(t => [t.name, t]));
+    this._actionsNode.textContent = '';
+    for (const task of cellActions(tasks)) {
+      const button = document.createElement('button');
+      button.className = 'jp-mod-styled jp-twin-action';
+      button.dataset.task = task.name;
+      button.textContent = task.label;
+      button.addEventListener('click', () => void this.runAction(task.name));
+      this._actionsNode.appendChild(button);
+    }
+  }
+
+  /** The task list did not come: say why where the buttons would be. */
+  setTasksError(message: string): void {
+    this._actionsNode.textContent = '';
+    const error = document.createElement('div');
+    error.className = 'jp-twin-error';
+    error.textContent = `jupyter_twin: no task list from the server (${message})`;
+    this._actionsNode.appendChild(error);
+  }
+
+  /** A cell action of a button or a command: the instructed task asks for its instruction first. */
+  async runAction(task: TaskName): Promise<void> {
+    if (task === INSTRUCTED_TASK) {
+      await this.promptRefactor();
+    } else {
+      await this.runTask(task);
+    }
   }
 
   get busy(): boolean {
@@ -143,7 +157,7 @@ export class TwinSidebar extends Widget {
       placeholder: 'e.g. use pathlib, add type hints, vectorise the loop'
     });
     if (result.button.accept) {
-      await this.runTask('refactor', { instruction: result.value ?? '' });
+      await this.runTask(INSTRUCTED_TASK, { instruction: result.value ?? '' });
     }
   }
 
@@ -170,14 +184,15 @@ export class TwinSidebar extends Widget {
     const history = this._history.get(key) ?? [];
     this._history.set(key, history);
     const chatHistory = history
-      .filter(m => m.task === 'ask' && (m.state === 'done' || m.role === 'user'))
+      .filter(m => m.task === CHAT_TASK && (m.state === 'done' || m.role === 'user'))
       .slice(-10)
       .map(m => ({ role: m.role, content: m.content }));
 
+    const info = this._tasks.get(task);
     const userText =
-      task === 'ask'
+      task === CHAT_TASK
         ? options.question ?? ''
-        : `${TASK_LABELS[task]} cell ${index + 1}` +
+        : `${info?.label ?? task} cell ${index + 1}` +
           (options.instruction ? `: ${options.instruction}` : '');
     const cellId = shared[index].id;
     const user: IMessage = {
@@ -192,7 +207,7 @@ export class TwinSidebar extends Widget {
       role: 'assistant',
       content: '',
       task,
-      kind: CODE_TASKS.has(task) ? 'code' : 'markdown',
+      kind: info?.kind ?? 'markdown',
       cellId,
       original: shared[index].getSource(),
       state: 'streaming'
@@ -201,11 +216,9 @@ export class TwinSidebar extends Widget {
     this._appendMessage(user);
     this._appendMessage(answer);
 
-    let stamp = 0;
-    for (const c of cells) {
-      stamp = Math.max(stamp, c.execution_count ?? 0);
-    }
-    const facts = await this._facts.get(panel.sessionContext, stamp, cells[index].source).catch(() => null);
+    const facts = await this._facts
+      .get(panel.sessionContext, lastExecution(cells), cells[index].source)
+      .catch(() => null);
     const controller = new AbortController();
     this._controller = controller;
     this._setBusy(true);
@@ -218,9 +231,10 @@ export class TwinSidebar extends Widget {
         index,
         instruction: options.instruction,
         question: options.question,
-        history: task === 'ask' ? chatHistory : undefined,
+        history: task === CHAT_TASK ? chatHistory : undefined,
         requestId,
-        kernelFacts: facts
+        kernelFacts: facts,
+        known: this._tasks.size ? [...this._tasks.keys()] : undefined
       });
       result = await this._client.task(
         body,
@@ -231,15 +245,11 @@ export class TwinSidebar extends Widget {
         controller.signal
       );
     } catch (err) {
-      result = {
+      result = streamResult({
         raw: answer.content,
-        text: null,
-        kind: null,
-        latency: null,
-        cancelled: false,
         error: String((err as Error).message ?? err),
         errorType: 'Error'
-      };
+      });
     }
     if (this._controller === controller) {
       this._controller = null;
@@ -258,7 +268,6 @@ export class TwinSidebar extends Widget {
       answer.content = result.text ?? result.raw;
       answer.kind = (result.kind as any) ?? answer.kind;
       answer.latency = result.latency;
-      this._onLatency?.(task, result.latency);
     }
     this._renderMessage(answer);
     return result;
@@ -286,7 +295,7 @@ export class TwinSidebar extends Widget {
       return;
     }
     this._input.value = '';
-    void this.runTask('ask', { question });
+    void this.runTask(CHAT_TASK, { question });
   }
 
   private _setBusy(busy: boolean): void {

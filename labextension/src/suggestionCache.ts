@@ -9,7 +9,8 @@
  *   the user has typed along since it was asked for.
  */
 
-import { codePointToUtf16, ICellData } from './protocol';
+import { codePointToUtf16 } from './codePoints';
+import { ICellData } from './wire';
 
 /** The cleaned text of one completion, growing while the server streams it. */
 export class LiveSuggestion {
@@ -72,7 +73,7 @@ export function splitAt(text: string, offset: number): [string, string] {
  * What was typed at the entry's cursor to turn its text into `now` (text inserted at the
  * cursor only), or null when `now` is not that.
  */
-export function typedInto(entry: ICacheEntry, now: string): string | null {
+export function typedInto(entry: Pick<ICacheEntry, 'before' | 'after'>, now: string): string | null {
   if (
     now.length < entry.before.length + entry.after.length ||
     !now.startsWith(entry.before) ||
@@ -86,6 +87,22 @@ export function typedInto(entry: ICacheEntry, now: string): string | null {
 /** The suggestion after `typed`, or null if the user typed something it does not say. */
 export function restAfter(suggestion: string, typed: string): string | null {
   return suggestion.startsWith(typed) ? suggestion.slice(typed.length) : null;
+}
+
+/**
+ * Whether `now` (the cell's text after the user typed) is the request's text with a
+ * prefix of the suggestion typed in at the cursor: the suggestion still serves.
+ * `offset` is the request's cursor in code points.
+ */
+export function typedAlong(
+  requestText: string,
+  offset: number,
+  now: string,
+  suggestion: string
+): boolean {
+  const [before, after] = splitAt(requestText, offset);
+  const typed = typedInto({ before, after }, now);
+  return !!typed && restAfter(suggestion, typed) !== null;
 }
 
 /**

@@ -3,9 +3,10 @@ import {
   LiveSuggestion,
   SuggestionView,
   TypedAheadCache,
+  typedAlong,
   typedInto
 } from '../src/suggestionCache';
-import { ICellData } from '../src/protocol';
+import { ICellData } from '../src/wire';
 
 const CELLS: ICellData[] = [
   { cell_type: 'code', source: 'import pandas as pd' },
@@ -153,5 +154,17 @@ describe('SuggestionView', () => {
     expect(typedInto(entry, 'abyz')).toBe('');
     expect(typedInto(entry, 'acyz')).toBeNull();
     expect(typedInto(entry, 'abz')).toBeNull();
+  });
+});
+
+describe('typing along a suggestion', () => {
+  it('keeps a suggestion the user is typing, drops it otherwise', () => {
+    const text = 'x = 1\nprint(x)';
+    const offset = 5; // after "x = 1"
+    expect(typedAlong(text, offset, 'x = 12\nprint(x)', '2 + 3')).toBe(true);
+    expect(typedAlong(text, offset, 'x = 1 \nprint(x)', '2 + 3')).toBe(false);
+    expect(typedAlong(text, offset, 'x = \nprint(x)', '2 + 3')).toBe(false);
+    expect(typedAlong(text, offset, text, '2')).toBe(false);
+    expect(typedAlong('😀', 1, '😀ab', 'abc')).toBe(true);
   });
 });

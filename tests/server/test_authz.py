@@ -19,12 +19,14 @@ from fakes.backends import FailingBackend, SlowBackend  # noqa: E402
 from twin_server_helpers import CELLS, on_server_loop  # noqa: E402
 
 from jupyter_twin import Twin  # noqa: E402
+from jupyter_twin.tasks import TASKS, task_list  # noqa: E402
 
 VERBS = [
     ("POST", "complete", {"cells": CELLS, "index": 2, "cursor": 3}),
     ("POST", "task", {"task": "explain", "cells": CELLS, "index": 2}),
     ("POST", "cancel", {"editor_id": "e"}),
     ("GET", "status", None),
+    ("GET", "tasks", None),
     ("GET", "models", None),
     ("GET", "metrics", None),
     ("DELETE", "metrics", None),
@@ -91,6 +93,16 @@ async def test_status_has_no_credentials_and_no_paths(jp_fetch: Any, service: An
     assert "m.gguf" in text and "http://h:1" in text
     for secret in ("s3cret", "bob", "/home/alice", "private"):
         assert secret not in text, secret
+
+
+@on_server_loop
+async def test_the_task_list_is_served_without_the_engine(jp_fetch: Any, service: Any) -> None:
+    """GET /tasks (the JupyterLab extension builds its task buttons and commands from it)
+    answers at once, with the backend down and no engine made (/status waits on the engine)."""
+    data = json.loads((await jp_fetch("jupyter-twin", "tasks")).body)
+    assert data == {"tasks": task_list()}
+    assert [t["name"] for t in data["tasks"]] == list(TASKS)
+    assert service._twin is None
 
 
 @on_server_loop

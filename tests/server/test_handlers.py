@@ -20,6 +20,7 @@ ENDPOINTS = [
     ("POST", "task"),
     ("POST", "cancel"),
     ("GET", "status"),
+    ("GET", "tasks"),
     ("GET", "models"),
     ("POST", "models"),
     ("GET", "metrics"),

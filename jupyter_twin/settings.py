@@ -135,6 +135,11 @@ class Settings:
     temperature: float = setting(0.0, "JUPYTER_TWIN_TEMPERATURE", "sampling temperature")
     threads: int | None = setting(
         None, "JUPYTER_TWIN_THREADS", "llama.cpp threads for `embedded`", default_doc="the physical cores")
+    cache_reuse: int = setting(
+        32, "JUPYTER_TWIN_CACHE_REUSE",
+        "`embedded`: runs of at least this many cached tokens that a new prompt holds further on "
+        "are moved into place, not evaluated again, when cells drop out of the context (0: only "
+        "the common start is reused)")
     model_idle_timeout: float = setting(
         900.0, "JUPYTER_TWIN_MODEL_IDLE_TIMEOUT",
         "the embedded model's process exits after this long without a request (and when its last "
@@ -192,6 +197,8 @@ class Settings:
         for name in ("num_ctx", "max_tokens_complete", "max_tokens_chat", "context_tokens"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{name} must be positive")
+        if self.cache_reuse < 0:
+            raise SettingsError("cache_reuse must be 0 or more")
 
     def ollama_host(self, env: Mapping[str, str] | None = None) -> str:
         env = os.environ if env is None else env

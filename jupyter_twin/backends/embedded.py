@@ -174,13 +174,14 @@ class EmbeddedBackend(Backend):
             "stop": [s for s in stops if s not in special],
         }
         body = {"role": "complete", "kind": "completion", "kwargs": kwargs,
-                "stop_ids": sorted(self._stop_ids(stops))}
+                "stop_ids": sorted(self._stop_ids(stops)), "cache_reuse": self.settings.cache_reuse}
         return ProcessStream(self.process, body, deadline=self.settings.request_timeout)
 
     def warm(self, request: FimRequest) -> BackendStream:
         # evaluate only: the worker fills the completion role's KV cache, in chunks that a
         # keystroke's request can stop (worker.Generation._evaluate)
-        body = {"role": "complete", "kind": "eval", "kwargs": {"prompt": request.raw_prompt}}
+        body = {"role": "complete", "kind": "eval", "kwargs": {"prompt": request.raw_prompt},
+                "cache_reuse": self.settings.cache_reuse}
         return ProcessStream(self.process, body, deadline=self.settings.request_timeout)
 
     def chat(self, request: ChatRequest) -> BackendStream:

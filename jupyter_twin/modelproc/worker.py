@@ -18,7 +18,10 @@ Protocol (every request carries `Authorization: Bearer <token>` from the runtime
   POST /generate {"role", "kind", "kwargs", "stop_ids"}
        NDJSON: {"t": text} per token, {"k": 1} keep-alive every 0.25 s while the model
        is busy (the client treats 1.5 s of silence as a hung process), then
-       {"done": reason, "prompt_tokens", "reused_tokens", "prompt_ms"} or {"error": msg}.
+       {"done": reason, "prompt_tokens", "reused_tokens", "shifted_tokens", "prompt_ms"}
+       or {"error": msg}. reused_tokens are the prompt tokens not evaluated again: the
+       common start with the KV cache, plus runs further on that were moved into place
+       (shifted_tokens, see reuse_cache).
        kind "eval" is a warm-up: the prompt goes into the role's KV cache and nothing is
        generated ({"done", "prompt_tokens", "reused_tokens", "evaluated_tokens"}).
 A client that goes away stops its generation within a token (the next write fails), and a
@@ -53,13 +56,18 @@ EVAL_CHUNK = 64
 # closing, so that the counters tell an early finish from a user's cancel
 FINISHED = b"F"
 _END = object()
+# the shortest run of cached tokens worth moving into place rather than evaluating again,
+# when a request does not say (the `cache_reuse` setting; llama.cpp server's --cache-reuse;
+# llama.vim asks for 256 with its 64-line chunks, our unit is a notebook cell, often 50 to
+# 200 tokens)
+CACHE_REUSE_MIN = 32
 
 
 class Stats:
     """Generation counters per role, read by tests, benchmarks and /status."""
 
     FIELDS = ("started", "completed", "cancelled", "failed", "tokens", "active", "max_active",
-              "prompt_tokens", "reused_tokens", "warmups", "warm_tokens", "warm_cancelled")
+              "prompt_tokens", "reused_tokens", "shifted_tokens", "warmups", "warm_tokens", "warm_cancelled")
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -182,12 +190,57 @@ def _common_prefix(a: Any, b: list[int]) -> int:
     return n
 
 
+def reuse_cache(llm: Any, prompt_ids: list[int], min_run: int) -> tuple[int, int]:
+    """Keep as much of the KV cache as the new prompt can use: the common start, and after
+    it every run of at least `min_run` cached tokens that the prompt holds further on, moved
+    into place by shifting its positions (llama.cpp server's cache reuse; llama-cpp-python
+    reuses the common start only). When the context window's first cells drop out at a cell
+    switch, the cells after them were evaluated already and are shifted, not evaluated
+    again. Returns (tokens reused, of which shifted); the Llama object's token record is
+    set to match, so its own prefix match finds them.
+
+    Not exact, as in llama.cpp: a moved cell's keys and values were computed while the
+    dropped cells stood before it, so some of what they said stays (docs/benchmarks.md
+    measures what that does to FIM quality)."""
+    cached = [int(t) for t in llm.input_ids[: llm.n_tokens]]
+    head = _common_prefix(cached, prompt_ids)
+    head_c = head_p = head
+    shifted = 0
+    if min_run <= 0:
+        return head, 0
+    ctx = llm._ctx
+    while head_c < len(cached) and head_p < len(prompt_ids):
+        n = 0
+        while (head_c + n < len(cached) and head_p + n < len(prompt_ids)
+               and cached[head_c + n] == prompt_ids[head_p + n]):
+            n += 1
+        if n >= min_run:
+            # drop the cells between, then move the run back to where the prompt has it
+            ctx.kv_cache_seq_rm(0, head_p, head_c)
+            ctx.kv_cache_seq_shift(0, head_c, head_c + n, head_p - head_c)
+            cached[head_p:head_p + n] = cached[head_c:head_c + n]
+            head_p += n
+            head_c += n
+            shifted += n
+        else:
+            head_c += 1
+    if shifted:
+        ctx.kv_cache_seq_rm(0, head_p, -1)
+        llm.input_ids[:head_p] = prompt_ids[:head_p]
+        llm.n_tokens = head_p
+        # the logits in hand are not those of the last kept token: sample only after a decode
+        llm._requires_eval = True
+    return head_p, shifted
+
+
 class Generation:
     """One streamed generation, run on a thread of its own so that the request thread can
     send keep-alives and notice a client that went away while the model is busy."""
 
-    def __init__(self, worker: Worker, role: Role, kind: str, kwargs: dict[str, Any], stop_ids: set[int]) -> None:
+    def __init__(self, worker: Worker, role: Role, kind: str, kwargs: dict[str, Any], stop_ids: set[int],
+                 cache_reuse: int = 0) -> None:
         self.worker = worker
+        self.cache_reuse = cache_reuse
         self.role = role
         self.kind = kind
         self.kwargs = kwargs
@@ -224,12 +277,27 @@ class Generation:
                 gen = llm.create_chat_completion(stream=True, **self.kwargs)
             else:
                 prompt_ids = llm.tokenize(self.kwargs["prompt"].encode("utf-8"), add_bos=False, special=True)
-                reused = _common_prefix(llm.input_ids[: llm.n_tokens], prompt_ids)
-                info.update(prompt_tokens=len(prompt_ids), reused_tokens=reused)
+                reused, shifted = reuse_cache(llm, prompt_ids, self.cache_reuse)
+                info.update(prompt_tokens=len(prompt_ids), reused_tokens=reused, shifted_tokens=shifted)
                 role.stats.add("prompt_tokens", len(prompt_ids))
                 role.stats.add("reused_tokens", reused)
+                role.stats.add("shifted_tokens", shifted)
+                # the prompt in chunks with a look at the stop flag between them, as a warm-up:
+                # the next keystroke's request then waits at most one chunk, not the whole
+                # prompt (llama-cpp-python evaluates it in one uninterruptible call), and
+                # what was evaluated stays for that request. The last token is left to
+                # create_completion, which needs its logits to sample.
+                for begin in range(reused, len(prompt_ids) - 1, EVAL_CHUNK):
+                    if self.stop.is_set():
+                        break
+                    llm.eval(prompt_ids[begin:min(begin + EVAL_CHUNK, len(prompt_ids) - 1)])
+                if self.stop.is_set():
+                    outcome = "cancelled"
+                    return
                 criteria = lc.StoppingCriteriaList([self._should_stop])
-                gen = llm.create_completion(stream=True, stopping_criteria=criteria, **self.kwargs)
+                # the token ids themselves: create_completion finds them all in the cache
+                kwargs = {**self.kwargs, "prompt": prompt_ids}
+                gen = llm.create_completion(stream=True, stopping_criteria=criteria, **kwargs)
             first = True
             try:
                 for chunk in gen:
@@ -274,8 +342,9 @@ class Generation:
         role.stats.add("warmups")
         try:
             prompt_ids = llm.tokenize(self.kwargs["prompt"].encode("utf-8"), add_bos=False, special=True)
-            reused = _common_prefix(llm.input_ids[: llm.n_tokens], prompt_ids)
-            info.update(prompt_tokens=len(prompt_ids), reused_tokens=reused)
+            reused, shifted = reuse_cache(llm, prompt_ids, self.cache_reuse)
+            info.update(prompt_tokens=len(prompt_ids), reused_tokens=reused, shifted_tokens=shifted)
+            role.stats.add("shifted_tokens", shifted)
             llm.n_tokens = reused  # eval() drops the KV cells from here on
             todo = prompt_ids[reused:]
             done = 0
@@ -371,7 +440,10 @@ class Handler(BaseHTTPRequestHandler):
         role_name = body.get("role") if body.get("role") in ("complete", "chat") else "complete"
         kind = body.get("kind") if body.get("kind") in ("chat", "eval") else "completion"
         kwargs = body.get("kwargs") or {}
-        gen = Generation(w, w.role(role_name), kind, kwargs, {int(i) for i in body.get("stop_ids") or []})
+        reuse = body.get("cache_reuse", CACHE_REUSE_MIN)
+        min_run = reuse if isinstance(reuse, int) and not isinstance(reuse, bool) and reuse >= 0 else CACHE_REUSE_MIN
+        gen = Generation(w, w.role(role_name), kind, kwargs, {int(i) for i in body.get("stop_ids") or []},
+                         cache_reuse=min_run)
         self.send_response(200)
         self.send_header("Content-Type", "application/x-ndjson")
         self.send_header("Connection", "close")

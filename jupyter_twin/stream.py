@@ -26,7 +26,6 @@ class BackendStream:
         self._deadline = None if deadline is None else time.monotonic() + deadline
         self.done_reason: str | None = None
         self.finished_early = False
-        self.usage: dict[str, float] = {}
 
     # --- for subclasses -------------------------------------------------
     def _generate(self) -> Iterator[str]:
@@ -34,37 +33,6 @@ class BackendStream:
 
     def _abort(self) -> None:
         """Stop the transport from another thread; called once by `cancel()`."""
-
-    # a backend whose transport has an asyncio client sets this and implements _agenerate()
-    native_async = False
-
-    def _agenerate(self) -> AsyncIterator[str]:
-        raise NotImplementedError
-
-    async def aiterate(self) -> AsyncIterator[str]:
-        """Async iteration on the event loop, without a thread (native_async backends)."""
-        if self._finished:
-            return
-        agen = self._agenerate()
-        try:
-            async for delta in agen:
-                if self._cancelled.is_set() or self._finished:
-                    break
-                if self._deadline is not None and time.monotonic() > self._deadline:
-                    raise BackendTimeout("The model took longer than the request timeout")
-                if delta:
-                    yield delta
-        except BaseException:
-            cancelled = self._cancelled.is_set()
-            self._cancelled.set()
-            self._abort()
-            self._finish(cancelled=True)
-            if cancelled:
-                return
-            raise
-        finally:
-            await agen.aclose()
-            self._finish(cancelled=self._cancelled.is_set())
 
     # --- public ---------------------------------------------------------
     @property
@@ -248,22 +216,8 @@ class TaskStream:
         return self._result
 
     async def __aiter__(self) -> AsyncIterator[str]:
-        if self._stream.native_async:
-            try:
-                async for delta in self._stream.aiterate():
-                    if self.first_token_latency is None:
-                        self.first_token_latency = time.monotonic() - self._started
-                    self._parts.append(delta)
-                    if self._is_finished is not None and self._is_finished(self.text):
-                        self._stream.finish_early()
-                    yield delta
-            except BaseException:
-                self.failed = not self.cancelled
-                self.cancel()
-                self._done()
-                raise
-            self._done()
-            return
+        """The deltas on an event loop: each `next` runs in a worker thread (the server
+        and `bench switch` pump the sync stream the same way)."""
         sentinel = object()
         try:
             while True:
@@ -275,11 +229,6 @@ class TaskStream:
             # the consumer went away (disconnect, task cancelled): stop the model too
             self.cancel()
             raise
-
-    async def aresult(self) -> str:
-        async for _ in self:
-            pass
-        return self.result()
 
     def __enter__(self) -> "TaskStream":
         return self

@@ -27,17 +27,8 @@ class SocketGrip:
     def event_hooks(self) -> dict[str, list[Callable[..., Any]]]:
         return {"request": [self._on_request]}
 
-    def async_event_hooks(self) -> dict[str, list[Callable[..., Any]]]:
-        return {"request": [self._on_request_async]}
-
     def _on_request(self, request: httpx.Request) -> None:
         request.extensions["trace"] = self._trace
-
-    async def _on_request_async(self, request: httpx.Request) -> None:
-        request.extensions["trace"] = self._atrace
-
-    async def _atrace(self, name: str, info: dict[str, Any]) -> None:
-        self._trace(name, info)
 
     def _trace(self, name: str, info: dict[str, Any]) -> None:
         if name.endswith("connect_tcp.complete"):

@@ -4,7 +4,7 @@ can end exactly that stream's connection (Ollama stops generating when it closes
 from __future__ import annotations
 
 import threading
-from typing import Any, AsyncIterator, Iterator
+from typing import Any, Iterator
 
 import httpx
 import ollama
@@ -32,12 +32,6 @@ class OllamaStream(BackendStream):
         if part.done:
             self._saw_done = True
             self.done_reason = part.done_reason or "stop"
-            self.usage = {
-                "prompt_tokens": part.prompt_eval_count or 0,
-                "completion_tokens": part.eval_count or 0,
-                "prompt_seconds": (part.prompt_eval_duration or 0) / 1e9,
-                "generation_seconds": (part.eval_duration or 0) / 1e9,
-            }
         if self._call == "chat":
             return part.message.content if part.message and part.message.content else ""
         return part.response or ""
@@ -74,26 +68,6 @@ class OllamaStream(BackendStream):
             client.close()
         self._check_end()
 
-    native_async = True
-
-    async def _agenerate(self) -> AsyncIterator[str]:
-        """The same stream through ollama.AsyncClient, for event-loop callers (the server)."""
-        self._saw_done = False
-        client = self._backend._async_client(self._grip)
-        parts = None
-        try:
-            parts = await getattr(client, self._call)(stream=True, **self._kwargs)
-            async for part in parts:
-                yield self._text(part)
-        except Exception as exc:
-            self._raise_unless_stopped(exc)
-            return
-        finally:
-            if parts is not None:
-                await parts.aclose()
-            await client.close()
-        self._check_end()
-
     def _abort(self) -> None:
         self._grip.shutdown()
 
@@ -115,13 +89,6 @@ class OllamaBackend(Backend):
         if grip is not None:
             kwargs["event_hooks"] = grip.event_hooks()
         return ollama.Client(host=self.host, **kwargs)
-
-    def _async_client(self, grip: SocketGrip) -> ollama.AsyncClient:
-        return ollama.AsyncClient(
-            host=self.host,
-            timeout=timeout(self.settings.connect_timeout, self.settings.first_token_timeout),
-            event_hooks=grip.async_event_hooks(),
-        )
 
     def _response_error(self, exc: ollama.ResponseError) -> TwinError:
         return error_for_status(exc.status_code, str(exc.error), what=WHAT, host=self.host, model=self.model)

@@ -71,8 +71,6 @@ class SSEStream(BackendStream):
                         text = choice.get("text") or ""
                     if choice.get("finish_reason"):
                         self.done_reason = choice["finish_reason"]
-                    if event.get("usage"):
-                        self.usage = dict(event["usage"])
                     yield text
         except TwinError:
             if self.cancelled or self.finished_early:

@@ -114,24 +114,6 @@ async def test_async_iteration(twin):
     assert parts and "return" in stream.result()
 
 
-async def test_async_client_path_cancels_on_the_event_loop(server, no_leaked_threads):
-    server.reset()
-    server.token_delay = 0.05
-    try:
-        twin = Twin(backend="ollama", model="qwen2.5-coder:0.5b", host=server.url)
-        stream = twin.stream("explain", CELLS, 0)
-        assert stream._stream.native_async  # ollama.AsyncClient, no worker thread
-        n = 0
-        async for _ in stream:
-            n += 1
-            if n == 3:
-                stream.cancel()
-        assert stream.cancelled
-        assert server.wait_for_stat("generations_cancelled", 1, timeout=5)
-    finally:
-        server.token_delay = 0.0
-
-
 def test_warm_up_asks_for_one_token_with_the_completion_prompt(twin, server):
     """A warm-up is the completion's own request with num_predict 1, so Ollama's prompt
     cache holds the same prompt start as the next keystroke's request (issue 10 point 2)."""

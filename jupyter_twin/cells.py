@@ -55,6 +55,20 @@ def to_cell(data: Mapping[str, Any] | Cell) -> Cell:
     )
 
 
+def cell_dict(data: Mapping[str, Any] | Cell) -> dict[str, Any]:
+    """A cell as the nbformat-shaped dict the kernel's notebook sources hand on (the source
+    one string), by to_cell's rules; keys with nothing in them are left out."""
+    cell = to_cell(data)
+    out: dict[str, Any] = {"cell_type": cell.cell_type, "source": cell.source}
+    if cell.id is not None:
+        out["id"] = cell.id
+    if cell.outputs:
+        out["outputs"] = [dict(o) for o in cell.outputs]
+    if cell.execution_count is not None:
+        out["execution_count"] = cell.execution_count
+    return out
+
+
 def to_cells(cells: Iterable[Mapping[str, Any] | Cell]) -> list[Cell]:
     if isinstance(cells, (str, bytes)):
         raise ContextError("cells must be a list of cell dicts")

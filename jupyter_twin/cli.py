@@ -26,7 +26,7 @@ def cli() -> None:
 def doctor(as_json: bool, **options: Any) -> None:
     """Which backend would be used, and why."""
     from .backends.select import choose, no_backend_message
-    from .twin import Twin
+    from .twin import Twin, status_base
 
     model, host = options.get("model"), options.get("host")
     settings = Settings.from_env(**settings_overrides(options))
@@ -41,9 +41,8 @@ def doctor(as_json: bool, **options: Any) -> None:
         if report.get("smoke_test", {}).get("ok", True):
             report["status"] = twin.status()
         else:
-            report["status"] = {"reachable": False, "error": report["smoke_test"]["message"],
-                                "backend": "embedded", "model": report["smoke_test"].get("model"),
-                                "family": None}
+            report["status"] = {**status_base(settings, report["smoke_test"]["message"]),
+                                "backend": "embedded", "model": report["smoke_test"].get("model")}
     if as_json:
         click.echo(json.dumps(report, indent=2, default=str))
     else:

@@ -8,8 +8,8 @@ outputs, metadata, trailing newline) stays as it was. The write is atomic (a tem
 in the same folder, fsync, then ``os.replace``) and refused if the file changed on disk
 while the model was running. ``--dry-run`` prints the result and writes nothing.
 
-The lead registers the commands on the main group with ``register(cli_group)``; the group
-``notebook_group`` can also be used on its own.
+``register(cli_group)`` adds the commands to the ``jupyter-twin`` group (cli.py); the group
+``notebook_group`` holds them on its own as well.
 """
 
 from __future__ import annotations

@@ -143,7 +143,7 @@ def strip_prefix_echo(completion: str, prefix: str) -> str:
         if completion.startswith(stripped) and stripped != completion:
             return completion[len(stripped):]
     piece = _last_piece(line)
-    # none of the 400 fim-dev targets starts with the piece before its cursor
+    # code never starts by repeating the piece before the cursor (docs/benchmarks.md)
     if len(piece) >= 3 and completion.startswith(piece) and completion != piece:
         return completion[len(piece):]
     return completion
@@ -186,10 +186,9 @@ def clean_completion(raw: str, prefix: str, suffix: str, *, stop_markers: bool =
 
 def is_last_line_again(full_line: str, suffix: str) -> bool:
     """A whole-line suggestion that is the cell's last line, indentation and all: the model
-    jumped to the end of the cell (`plt.show()` at any empty line of a plotting cell).
-    7 of the 45 non-empty suggestions on the first 120 fim-dev `line` tasks did, all
-    wrong; no `line` target of the 400 tasks and 1 of the 1,033 HumanEval lines is the
-    last line. A line repeated anywhere below is too common to drop (`return False`)."""
+    jumped to the end of the cell (`plt.show()` at any empty line of a plotting cell):
+    always wrong where measured (docs/benchmarks.md, "Numbers behind the code"). A line
+    repeated anywhere below is too common to drop (`return False`)."""
     below = [l.rstrip() for l in suffix.split("\n") if l.strip()]
     return bool(full_line.strip()) and bool(below) and full_line.rstrip() == below[-1]
 

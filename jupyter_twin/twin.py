@@ -39,6 +39,21 @@ def _clip_tail(text: str, max_chars: int, count: Any, max_tokens: int) -> str:
 Facts = Sequence[Mapping[str, Any]] | None
 
 
+def status_base(settings: Settings | None, error: str | None = None) -> dict[str, Any]:
+    """The keys every status has, as they stand before a backend answers: `Twin.status()`
+    fills them in, and a front door with no engine to ask (the server while the engine
+    is still being made or does not answer, a magic with bad settings) answers this."""
+    return {
+        "backend": settings.backend if settings is not None else None,
+        "model": (settings.model or settings.model_path) if settings is not None else None,
+        "host": None,
+        "family": None,
+        "reachable": False,
+        "error": error,
+        "last_latency": {},
+    }
+
+
 @dataclass
 class Preview:
     """Exactly what would be sent to the backend, and where the context came from."""
@@ -112,7 +127,6 @@ class Twin:
         self._host_arg = host
         self._lock = threading.Lock()
         self.last_latency: dict[str, float] = {}
-        self.last_error: str | None = None
         self._counter: Any = None
         self.cache = CompletionCache()
         self._background: BackgroundWork | None = None
@@ -249,11 +263,8 @@ class Twin:
             stop.append("\n")
         suffix = ctx.suffix
         if empty_line and suffix.startswith("\n"):
-            # on an empty line the suggestion is the whole line: the suffix starts at the
-            # next line, so the model writes the line and its newline. Left with the empty
-            # line's own newline, the suffix reads as if the line were already done, and
-            # the demo model often wrote nothing (fim-dev `line` tasks, the first 120:
-            # 8 of 55 exact, was 6, none lost)
+            # the empty line's own newline reads as a line already done, and the model
+            # writes nothing (docs/benchmarks.md, "Numbers behind the code")
             suffix = suffix[1:]
         heal = partial_word(ctx.prefix, ctx.suffix)
         request = FimRequest(
@@ -567,17 +578,12 @@ class Twin:
 
     # --- facts ------------------------------------------------------------
     def status(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "backend": self.settings.backend,
-            "model": self.settings.model,
-            "host": None,
-            "family": None,
-            "reachable": False,
-            "error": None,
-            "last_latency": dict(self.last_latency),
-            # completions answered with no request (at a place seen before, or typed ahead)
-            "completion_cache": self.cache.stats(),
-        }
+        """The one status dictionary (status_base's keys, filled in): /jupyter-twin/status,
+        `%twin status` and `jupyter-twin doctor` show it."""
+        data = status_base(self.settings)
+        data["last_latency"] = dict(self.last_latency)
+        # completions answered with no request (at a place seen before, or typed ahead)
+        data["completion_cache"] = self.cache.stats()
         try:
             backend = self.backend
             data.update(backend=backend.name, model=backend.model, host=backend.host)
@@ -631,4 +637,4 @@ class Twin:
         self.close()
 
 
-__all__ = ["Twin", "Preview", "TASKS", "TextListStream"]
+__all__ = ["Twin", "Preview", "TASKS", "TextListStream", "status_base"]

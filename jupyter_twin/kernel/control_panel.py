@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..redact import redact
+from ..twin import status_base
 
 
 @dataclass
@@ -35,7 +36,7 @@ def gather(magics: Any) -> Facts:
     try:
         status = magics.twin(purpose="chat").status()
     except Exception as exc:  # a settings error: shown, never raised at the user
-        status = {"reachable": False, "error": str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}
+        status = status_base(None, str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
     facts = Facts(
         backend=str(status.get("backend") or "-"),
         host=str(status.get("host") or "-"),

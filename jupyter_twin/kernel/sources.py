@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..cells import source_text
+from ..cells import cell_dict, source_text
+from ..errors import ContextError
 
 NOTEBOOK_TARGET = "jupyter_twin.notebook"
 MAGIC_PREFIXES = ("%%refactor", "%%explain", "%%complete", "%twin", "%%twin")
@@ -55,19 +56,10 @@ class LiveNotebook:
             return
         clean = []
         for cell in cells:
-            if not isinstance(cell, dict):
+            try:
+                clean.append(cell_dict(cell))
+            except ContextError:  # not a cell (a newer front end's kind, a bug): left out
                 continue
-            item = {
-                "cell_type": str(cell.get("cell_type") or "code"),
-                "source": source_text(cell.get("source")),
-            }
-            if cell.get("id") is not None:
-                item["id"] = str(cell["id"])
-            if isinstance(cell.get("outputs"), list):
-                item["outputs"] = cell["outputs"]
-            if cell.get("execution_count") is not None:
-                item["execution_count"] = cell["execution_count"]
-            clean.append(item)
         with self._lock:
             self.push = {
                 "path": data.get("path"),
@@ -198,14 +190,10 @@ def from_saved(shell: Any, cell_id: str | None, raw_cell: str, body: str) -> tup
         return None, f"saved notebook {path} unreadable ({type(exc).__name__})"
     cells = []
     for cell in nb.cells:
-        item = {"cell_type": cell.get("cell_type", "code"), "source": source_text(cell.get("source"))}
-        if cell.get("id"):
-            item["id"] = cell["id"]
-        if cell.get("outputs"):
-            item["outputs"] = [dict(o) for o in cell["outputs"]]
-        if cell.get("execution_count") is not None:
-            item["execution_count"] = cell["execution_count"]
-        cells.append(item)
+        try:
+            cells.append(cell_dict(cell))
+        except ContextError:
+            continue
     index, how = locate(cells, cell_id, raw_cell)
     if index is None:
         return None, f"running cell not in saved notebook {path} (not saved yet?)"

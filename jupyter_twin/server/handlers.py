@@ -29,7 +29,6 @@ from __future__ import annotations
 import hashlib
 import asyncio
 import json
-import time
 from typing import Any
 
 import tornado.web
@@ -314,13 +313,8 @@ class StreamingHandler(TwinHandler):
             self.job.cancel("disconnected")
         super().on_connection_close()
 
-    def prepare(self) -> Any:
-        self._entered = time.perf_counter()
-        return super().prepare()
-
     async def stream_job(self, job: Job) -> None:
         self.job = job
-        started = getattr(self, "_entered", None) or time.perf_counter()
         wrote = False
         if self.request.connection.stream.closed():  # type: ignore[attr-defined]
             job.cancel("disconnected")
@@ -340,8 +334,7 @@ class StreamingHandler(TwinHandler):
                     job.cancel("disconnected")
                     return
             elif kind == "done":
-                seconds = time.perf_counter() - started
-                self.service.record_latency(job.task, seconds)
+                seconds = self.service.record_latency(job)
                 payload = dict(payload)
                 payload["done"] = True
                 if payload.get("latency") is None:

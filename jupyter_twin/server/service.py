@@ -18,7 +18,7 @@ import logging
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Hashable
 
 from ..errors import ServerBusy, TwinError
@@ -49,6 +49,56 @@ class Limits:
     max_queued: int = 8  # jobs admitted but waiting for a running slot
     max_per_user: int = 8  # jobs one user has admitted (running or waiting)
     queue_timeout: float = 15.0  # seconds a job may wait for a slot, then 503
+
+
+@dataclass
+class ServerCounters:
+    """The server's job counters, one object (as the model process's generation `Stats`):
+    /status ("server") and /metrics give them by these names, and a reset starts every
+    one of them again. Touched on the event loop only, so no lock."""
+
+    running: int = 0  # jobs whose thread runs
+    max_running: int = 0
+    running_complete: int = 0  # of which completions
+    max_running_complete: int = 0
+    jobs: int = 0  # admitted
+    jobs_cancelled: int = 0
+    deltas_total: int = 0  # deltas the backend produced
+    deltas_discarded: int = 0  # of which generated for nobody (cancelled, failed, lost)
+    deltas_delivered: int = 0  # of which in a final text the client received
+    deltas_sent: int = 0  # of which handed to the handler for the browser
+    max_queued: int = 0
+    rejected_busy: int = 0  # 503
+    rejected_user: int = 0  # 429
+    #: seconds of the last delivered job per task, from its admission to its final text
+    #: (/status "server_latency"; kept by a reset)
+    last_latency: dict[str, float] = field(default_factory=dict)
+
+    def begin(self, task: str) -> None:
+        self.running += 1
+        self.max_running = max(self.max_running, self.running)
+        if task == "complete":
+            self.running_complete += 1
+            self.max_running_complete = max(self.max_running_complete, self.running_complete)
+
+    def end(self, task: str) -> None:
+        self.running -= 1
+        if task == "complete":
+            self.running_complete -= 1
+
+    def counts(self) -> dict[str, int]:
+        out = asdict(self)
+        del out["last_latency"]
+        return out
+
+    def reset(self, queued: int) -> None:
+        """Every count from zero; the maxima from what runs and waits now."""
+        running, complete = self.running, self.running_complete
+        for name in self.counts():
+            setattr(self, name, 0)
+        self.running = self.max_running = running
+        self.running_complete = self.max_running_complete = complete
+        self.max_queued = queued
 
 
 def make_twin(settings: Settings) -> "Twin":
@@ -90,8 +140,7 @@ class Job:
         self.chars = 0
         self.delivered = False  # the client received the final text
         self.discarded = False  # its deltas count as thrown away
-        self.created = time.perf_counter()
-        self.first_delta_at: float | None = None
+        self.created = time.perf_counter()  # the server's one clock for this job
         self.ended_at: float | None = None
         self.error: BaseException | None = None
         self.thread: threading.Thread | None = None
@@ -155,8 +204,6 @@ class Job:
                 self.deltas += 1
                 self.chars += len(delta)
                 now = time.perf_counter()
-                if self.first_delta_at is None:
-                    self.first_delta_at = now
                 if self._cancel.is_set():
                     continue  # draining: cancel() was called, the backend is stopping
                 pending.append(delta)
@@ -212,6 +259,10 @@ class Job:
         except asyncio.TimeoutError:
             return False
 
+    def elapsed(self) -> float:
+        """Seconds since the job was admitted (queueing, the engine and cleaning)."""
+        return (self.ended_at or time.perf_counter()) - self.created
+
     def summary(self) -> dict[str, Any]:
         return {
             "task": self.task,
@@ -245,9 +296,7 @@ class TwinService:
         self._per_user: dict[str, int] = {}
         self._slots = 0
         self._waiters: deque[asyncio.Future[bool]] = deque()
-        self.max_queued = 0
-        self.rejected_busy = 0
-        self.rejected_user = 0
+        self.counters = ServerCounters()
         # status, models and the engine's creation run here, one call per kind at a time:
         # a time-out stops the waiting, not the thread, so a second caller shares the call
         # in flight instead of starting one more thread that may hang as long
@@ -260,18 +309,7 @@ class TwinService:
         self._twin_lock = threading.Lock()
         self.inflight: dict[str, Job] = {}  # the latest job per key
         self._running: dict[str, Job] = {}  # the job per key whose thread was started
-        self.last_latency: dict[str, float] = {}
         self.recent: deque[dict[str, Any]] = deque(maxlen=200)
-        self.running = 0
-        self.max_running = 0
-        self.running_complete = 0
-        self.max_running_complete = 0
-        self.jobs = 0
-        self.jobs_cancelled = 0
-        self.deltas_total = 0
-        self.deltas_discarded = 0
-        self.deltas_delivered = 0
-        self.deltas_sent = 0
 
     # -- engine --------------------------------------------------------------------------
     def twin(self) -> "Twin":
@@ -327,13 +365,11 @@ class TwinService:
         return await asyncio.wait_for(asyncio.shield(fut), timeout)
 
     async def status(self, timeout: float = 10.0) -> dict[str, Any]:
-        base: dict[str, Any] = {
-            "backend": self.settings.backend,
-            "model": self.settings.model or self.settings.model_path,
-            "reachable": False,
-            "error": None,
-            "last_latency": {},
-        }
+        """The engine's status (twin.status_base's keys when it cannot answer), with the
+        server's latencies and counters."""
+        from ..twin import status_base
+
+        base = status_base(self.settings)
         try:
             twin = await self.call(self.twin, timeout=timeout)
             data = await self.call(twin.status, timeout=timeout)
@@ -346,9 +382,8 @@ class TwinService:
         except Exception as exc:  # noqa: BLE001
             self.log.exception("jupyter_twin: status failed")
             base["error"] = f"{type(exc).__name__}: {exc}"
-        latency = dict(base.get("last_latency") or {})
-        base["last_latency"] = latency
-        base["server_latency"] = dict(self.last_latency)
+        base["last_latency"] = dict(base.get("last_latency") or {})
+        base["server_latency"] = dict(self.counters.last_latency)
         # the backend's counters may be a call to the model process: not on the loop
         try:
             stats = await self.call(self.backend_stats, timeout=timeout)
@@ -431,7 +466,7 @@ class TwinService:
         job.admitted = True
         self._admitted += 1
         self._per_user[user] = self._per_user.get(user, 0) + 1
-        self.jobs += 1
+        self.counters.jobs += 1
         if on_job is not None:
             on_job(job)
         if key is not None:
@@ -467,14 +502,14 @@ class TwinService:
         lim = self.limits
         mine = self._per_user.get(user, 0)
         if mine >= lim.max_per_user:
-            self.rejected_user += 1
+            self.counters.rejected_user += 1
             raise ServerBusy(
                 f"too many jupyter_twin requests at once from you: {mine} in progress "
                 f"(at most {lim.max_per_user}); wait for one to end",
                 status=429,
             )
         if self._admitted >= lim.max_running + lim.max_queued:
-            self.rejected_busy += 1
+            self.counters.rejected_busy += 1
             raise ServerBusy(
                 f"jupyter_twin is busy: {self._slots} requests running and "
                 f"{self._admitted - self._slots} waiting (at most {lim.max_running} and "
@@ -492,7 +527,7 @@ class TwinService:
             return True
         fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._waiters.append(fut)
-        self.max_queued = max(self.max_queued, len(self._waiters))
+        self.counters.max_queued = max(self.counters.max_queued, len(self._waiters))
         ended = asyncio.ensure_future(job.finished.wait())
         try:
             await asyncio.wait({fut, ended}, timeout=lim.queue_timeout, return_when=asyncio.FIRST_COMPLETED)
@@ -511,7 +546,7 @@ class TwinService:
             pass
         if job.finished.is_set():
             return False
-        self.rejected_busy += 1
+        self.counters.rejected_busy += 1
         raise ServerBusy(
             f"jupyter_twin is busy: the request waited {lim.queue_timeout:g} s for one of "
             f"{lim.max_running} running slots; try again in a moment",
@@ -538,17 +573,12 @@ class TwinService:
         return True
 
     def _on_start(self, job: Job) -> None:
-        self.running += 1
-        self.max_running = max(self.max_running, self.running)
-        if job.task == "complete":
-            self.running_complete += 1
-            self.max_running_complete = max(self.max_running_complete, self.running_complete)
+        self.counters.begin(job.task)
 
     def _on_end(self, job: Job) -> None:
+        counters = self.counters
         if job.started_thread:
-            self.running -= 1
-            if job.task == "complete":
-                self.running_complete -= 1
+            counters.end(job.task)
         self._release_slot(job)
         if job.admitted:
             job.admitted = False
@@ -563,49 +593,41 @@ class TwinService:
         if job.key is not None and self._running.get(job.key) is job:
             del self._running[job.key]
         if job.cancelled:
-            self.jobs_cancelled += 1
-        self.deltas_total += job.deltas
-        self.deltas_sent += job.sent
+            counters.jobs_cancelled += 1
+        counters.deltas_total += job.deltas
+        counters.deltas_sent += job.sent
         if job.cancelled or job.error is not None:
             # generated for nobody: cancelled (superseded, stopped, client gone) or failed
-            self.deltas_discarded += job.deltas
+            counters.deltas_discarded += job.deltas
             job.discarded = True
         self.recent.append(job.summary())
 
     def mark_delivered(self, job: Job) -> None:
         job.delivered = True
-        self.deltas_delivered += job.deltas
+        self.counters.deltas_delivered += job.deltas
 
     def mark_lost(self, job: Job) -> None:
         """The final text could not be written: the client went away at the last moment."""
         if job.finished.is_set() and not getattr(job, "discarded", False):
-            self.deltas_discarded += job.deltas
+            self.counters.deltas_discarded += job.deltas
             job.discarded = True
 
-    def record_latency(self, task: str, seconds: float) -> None:
-        self.last_latency[task] = round(seconds, 4)
+    def record_latency(self, job: Job) -> float:
+        """The job's seconds from admission to its final text, kept as the task's last
+        server latency: the one place the server measures a request."""
+        seconds = job.elapsed()
+        self.counters.last_latency[job.task] = round(seconds, 4)
+        return seconds
 
     def metrics(self, *, backend_stats: Any = ...) -> dict[str, Any]:
         """The server's counters; ``backend_stats`` given when already fetched."""
         if backend_stats is ...:
             backend_stats = self.backend_stats()
         return {
-            "running": self.running,
-            "max_running": self.max_running,
-            "running_complete": self.running_complete,
-            "max_running_complete": self.max_running_complete,
-            "jobs": self.jobs,
-            "jobs_cancelled": self.jobs_cancelled,
-            "deltas_total": self.deltas_total,
-            "deltas_discarded": self.deltas_discarded,
-            "deltas_delivered": self.deltas_delivered,
-            "deltas_sent": self.deltas_sent,
+            **self.counters.counts(),
             # the job keys without the user part: one user's status shows no other's names
             "inflight": sorted(k.split("/", 1)[-1] for k in self.inflight),
             "queued": len(self._waiters),
-            "max_queued": self.max_queued,
-            "rejected_busy": self.rejected_busy,
-            "rejected_user": self.rejected_user,
             "limits": {
                 "max_running": self.limits.max_running,
                 "max_queued": self.limits.max_queued,
@@ -626,13 +648,7 @@ class TwinService:
             return None
 
     def reset_metrics(self) -> None:
-        self.max_running = self.running
-        self.max_queued = len(self._waiters)
-        self.rejected_busy = self.rejected_user = 0
-        self.max_running_complete = self.running_complete
-        self.jobs = self.jobs_cancelled = self.deltas_total = self.deltas_discarded = 0
-        self.deltas_delivered = 0
-        self.deltas_sent = 0
+        self.counters.reset(queued=len(self._waiters))
         self.recent.clear()
 
     def close(self) -> None:

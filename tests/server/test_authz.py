@@ -74,7 +74,7 @@ async def test_an_authorizer_that_forbids_jupyter_twin_gets_403_everywhere(jp_fe
         assert info.value.code == 403, (method, path)
     assert {r for _, r in NoTwin.asked} == {"jupyter_twin"}
     assert {a for a, _ in NoTwin.asked} == {"read", "write"}
-    assert service.jobs == 0  # nothing ran
+    assert service.counters.jobs == 0  # nothing ran
     # the rest of the server is allowed: the Authorizer is asked per resource
     response = await jp_fetch("api", "status")
     assert response.code == 200

@@ -38,7 +38,7 @@ async def wait_backend_idle(service: Any, timeout: float = 20.0) -> dict[str, in
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         stats = service.backend_stats()
-        if stats is not None and stats["active"] == 0 and not service.running:
+        if stats is not None and stats["active"] == 0 and not service.counters.running:
             return stats
         await asyncio.sleep(0.02)
     raise AssertionError(f"the backend is still generating: {service.backend_stats()}")
@@ -263,7 +263,7 @@ async def test_newer_completion_cancels_the_older_one(
     stats = await wait_backend_idle(service)
     assert stats["cancelled"] == before["cancelled"] + 1
     assert stats["max_active"] == 1
-    assert service.max_running_complete == 1
+    assert service.counters.max_running_complete == 1
     assert service.metrics()["jobs_cancelled"] == 1
 
 

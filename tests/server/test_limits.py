@@ -69,7 +69,7 @@ async def fetch(jp_fetch: Any, path: str, body: str, **kw: Any) -> tuple[int, An
 async def settled(service: Any, timeout: float = 10.0) -> bool:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
-        if service.running == 0 and service._admitted == 0 and service._slots == 0 and not service._waiters:
+        if service.counters.running == 0 and service._admitted == 0 and service._slots == 0 and not service._waiters:
             return True
         await asyncio.sleep(0.05)
     return False
@@ -86,7 +86,7 @@ async def test_beyond_running_and_queued_the_answer_is_503(jp_fetch: Any, servic
             assert headers.get("Retry-After")
         else:
             assert data[-1].get("done") is True
-    assert fake.peak_active <= 2 and service.max_running <= 2
+    assert fake.peak_active <= 2 and service.counters.max_running <= 2
     assert service.metrics()["rejected_busy"] == 4
     assert await settled(service)
 
@@ -157,7 +157,7 @@ async def test_a_body_over_the_cap_is_refused_from_its_content_length(
     rest = await asyncio.wait_for(reader.read(4096), 10)
     assert f"{MAX_BODY_BYTES:,}".encode() in rest
     writer.close()
-    assert service.jobs == 0
+    assert service.counters.jobs == 0
 
 
 @on_server_loop

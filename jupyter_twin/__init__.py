@@ -18,13 +18,13 @@ __all__ = [
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    from .magics import load_ipython_extension as load
+    from .kernel.magics import load_ipython_extension as load
 
     load(ipython)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
-    from .magics import unload_ipython_extension as unload
+    from .kernel.magics import unload_ipython_extension as unload
 
     unload(ipython)
 

@@ -84,7 +84,7 @@ class ChatPanel:
             return
         history = history_for_engine(self.turns)
         try:
-            twin = self.magics.twin(self.opts, purpose="chat")
+            twin = self.magics.twin(self.opts)
             stream = twin.stream("ask", self.ctx.cells, self.ctx.index, kernel_facts=self.facts,
                                  question=question, history=history or None)
         except Exception as exc:

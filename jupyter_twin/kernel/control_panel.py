@@ -34,7 +34,7 @@ class Facts:
 
 def gather(magics: Any) -> Facts:
     try:
-        status = magics.twin(purpose="chat").status()
+        status = magics.twin().status()
     except Exception as exc:  # a settings error: shown, never raised at the user
         status = status_base(None, str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
     facts = Facts(
@@ -46,7 +46,7 @@ def gather(magics: Any) -> Facts:
         tab_completion=bool(magics.tab_completion),
     )
     try:
-        facts.models = [str(m) for m in magics.twin(purpose="chat").models()]
+        facts.models = [str(m) for m in magics.twin().models("chat")]
     except Exception as exc:
         facts.models_error = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     facts.completion_model = magics.current_model("complete")

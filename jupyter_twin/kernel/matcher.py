@@ -72,7 +72,7 @@ def model_completion(magics: Any, full_text: str, offset: int, timeout: float) -
 
     def work() -> None:
         try:
-            stream = magics.twin(purpose="complete").stream_complete(cells, index, offset, kernel_facts=facts or None)
+            stream = magics.twin().stream_complete(cells, index, offset, kernel_facts=facts or None)
             with lock:
                 box["stream"] = stream
                 expired = box.get("expired", False)

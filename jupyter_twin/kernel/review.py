@@ -176,7 +176,7 @@ class ReviewPanel:
         self.box = w.VBox([self.title, self.answer, self.diff, self.buttons, self.status])
         display(self.box)
 
-    # --- the streaming view the magics use (same calls as magics._View) ------
+    # --- the streaming view the magics use (same calls as magics.task._View) ------
     def add(self, delta: str) -> None:
         self.text += delta
         now = time.monotonic()

@@ -58,7 +58,7 @@ def test_server_traits_and_cli_options_come_from_the_declarations():
     for f in dataclasses.fields(Settings):
         if f.metadata["server"]:
             assert f.name in traits, f.name
-    from jupyter_twin.magics import TwinMagics
+    from jupyter_twin.kernel.magics import TwinMagics
 
     magic_traits = TwinMagics.class_trait_names(config=True)
     for f in dataclasses.fields(Settings):

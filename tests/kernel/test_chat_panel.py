@@ -26,7 +26,7 @@ def wk(model_env):
     # count this test's generations only, not those of anything else using the shared one
     kernel = WidgetKernel({**model_env, "JUPYTER_TWIN_NUM_CTX": "1664"})
     try:
-        reply, _ = kernel.execute("%load_ext jupyter_twin\nfrom jupyter_twin.magics import get_magics\nm = get_magics(get_ipython())")
+        reply, _ = kernel.execute("%load_ext jupyter_twin\nfrom jupyter_twin.kernel.magics import get_magics\nm = get_magics(get_ipython())")
         assert reply["status"] == "ok"
         yield kernel
     finally:
@@ -63,7 +63,7 @@ def _ask(wk: WidgetKernel, chat: dict, question: str) -> None:
 
 
 def _stats(wk: WidgetKernel) -> dict:
-    reply, msgs = wk.execute("t = m.twin(purpose='chat'); t.backend.info(); print(t.backend_stats())")
+    reply, msgs = wk.execute("t = m.twin(); t.backend.info(); print(t.backend_stats())")
     return eval(wk.stream_text(msgs).strip())  # a dict of ints printed by the kernel
 
 

@@ -29,7 +29,7 @@ def wk(model_env):
 
 
 def test_control_panel_shows_the_backend_and_its_models_and_applies_changes(wk, demo_model):
-    reply, msgs = wk.execute("from jupyter_twin.magics import get_magics\n"
+    reply, msgs = wk.execute("from jupyter_twin.kernel.magics import get_magics\n"
                              "print(get_magics(get_ipython()).twin().models())")
     listed = eval(wk.stream_text(msgs))  # the backend's own list, printed by the kernel
     assert demo_model.name in listed
@@ -57,7 +57,7 @@ def test_control_panel_shows_the_backend_and_its_models_and_applies_changes(wk, 
     wk.set_value(drops["chat"][0], {"index": pick})
     wk.set_value(tab[0][0], {"value": True})
     reply, msgs = wk.execute(
-        "from jupyter_twin.magics import get_magics\n"
+        "from jupyter_twin.kernel.magics import get_magics\n"
         "m = get_magics(get_ipython())\n"
         "print(repr(m.chat_model)); print(m.tab_completion)\n"
         "import traitlets\n"

@@ -11,7 +11,7 @@ from jupyter_twin.backends import Backend, ChatRequest, FimRequest
 from jupyter_twin.backends.base import ModelInfo
 from jupyter_twin.families import QWEN
 from jupyter_twin.kernel.sources import LiveNotebook
-from jupyter_twin.magics import get_magics
+from jupyter_twin.kernel.magics import get_magics
 from jupyter_twin.stream import BackendStream, TextListStream
 
 

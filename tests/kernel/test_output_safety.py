@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fakes.hostile_backend import HOSTILE_ANSWER, start_hostile_server  # noqa: E402
 from jupyter_twin.kernel.frontend import DIFF_MIME, TEXT_MIME, diff_bundle, fenced, text_bundle  # noqa: E402
-from jupyter_twin.magics import _View, get_magics  # noqa: E402
+from jupyter_twin.kernel.magics import _View, get_magics  # noqa: E402
 
 HOSTILE = [
     '<img src=x onerror="alert(1)">',

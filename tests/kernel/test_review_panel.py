@@ -107,7 +107,7 @@ def test_no_insert_shows_the_panel_only_and_a_later_click_changes_nothing(wk):
     assert reply["status"] == "ok" and not wk.next_inputs(reply)  # returned without a click
     # kernel side: the panel's buttons, clicked after the cell ended
     reply, msgs = wk.execute(
-        "from jupyter_twin.magics import get_magics\n"
+        "from jupyter_twin.kernel.magics import get_magics\n"
         "p = get_magics(get_ipython()).last_panel\n"
         "print(p.state, p.replace_button.layout.display, p.insert_button.layout.display)\n"
         "p.insert_button.click(); p.discard_button.click()\n"
@@ -124,7 +124,7 @@ def test_a_click_after_the_wait_timed_out_changes_nothing(wk):
         reply, _ = wk.execute("%%refactor\n" + BODY, "r-5", timeout=300)
         assert reply["status"] == "ok" and not wk.next_inputs(reply)
         reply, msgs = wk.execute(
-            "from jupyter_twin.magics import get_magics\n"
+            "from jupyter_twin.kernel.magics import get_magics\n"
             "p = get_magics(get_ipython()).last_panel\n"
             "print(p.choice); p.replace_button.click(); print(p.status.value)")
         out = wk.stream_text(msgs)

@@ -12,7 +12,7 @@ from IPython.core.interactiveshell import InteractiveShell
 from jupyter_twin.kernel import facts as facts_mod
 from jupyter_twin.kernel.facts import collect_facts, facts_json, used_names
 from jupyter_twin.kernel.sources import LiveNotebook
-from jupyter_twin.magics import TwinMagics, get_magics, split_options
+from jupyter_twin.kernel.magics import TwinMagics, get_magics, split_options
 
 
 @pytest.fixture(scope="module")
@@ -356,7 +356,7 @@ def test_interrupt_stops_the_model(ip, on_model, capsys, monkeypatch):
     on_model._drop_twins()
     started = {}
 
-    from jupyter_twin import magics as magics_mod
+    from jupyter_twin.kernel import magics as magics_mod
 
     original = magics_mod._View.add
 
@@ -440,8 +440,10 @@ def test_completion_and_chat_models_are_set_apart_and_shown(ip, magics, capsys):
         run(ip, "%twin status")
         out = capsys.readouterr().out
         assert "completion: ollama qwen2.5-coder:1.5b; chat: ollama codestral" in out
-        assert magics.twin(purpose="complete").backend.model == "qwen2.5-coder:1.5b"
-        assert magics.twin(purpose="chat").backend.model == "codestral"
+        # one engine serves both roles (issue 11 point 6): the role rule is the engine's
+        assert magics.twin() is magics.twin()
+        assert magics.twin().backend_for("complete").model == "qwen2.5-coder:1.5b"
+        assert magics.twin().backend_for("chat").model == "codestral"
     finally:
         magics.backend = magics.host = magics.completion_model = magics.chat_model = None
         magics._drop_twins()

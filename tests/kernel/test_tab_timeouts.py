@@ -14,7 +14,7 @@ from fakes.backends import SlowBackend
 from jupyter_twin import Twin
 from jupyter_twin.kernel import matcher
 from jupyter_twin.kernel.sources import LiveNotebook
-from jupyter_twin.magics import get_magics
+from jupyter_twin.kernel.magics import get_magics
 
 
 @pytest.fixture

@@ -6,6 +6,9 @@ import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
 
 test.use({ autoGoto: true });
 
+/** GET /jupyter-twin/tasks (ServerConnection adds a cache-busting query to GETs). */
+const TASKS_URL = (url: URL) => url.pathname.endsWith('/jupyter-twin/tasks');
+
 interface ITask {
   name: string;
   label: string;
@@ -51,7 +54,7 @@ test('the sidebar buttons, commands and keys are those of the served task list',
 });
 
 test('a task the server adds gets its button and command with no change in the front end', async ({ page }) => {
-  await page.route('**/jupyter-twin/tasks', async route => {
+  await page.route(TASKS_URL, async route => {
     const response = await route.fetch();
     const data = await response.json();
     data.tasks.push({ name: 'optimise', label: 'Optimise', kind: 'code', shortcut: '', command: 'optimise' });
@@ -78,7 +81,7 @@ test('a task the server adds gets its button and command with no change in the f
 });
 
 test('without a task list the sidebar says why instead of showing no buttons', async ({ page }) => {
-  await page.route('**/jupyter-twin/tasks', route =>
+  await page.route(TASKS_URL, route =>
     route.fulfill({ status: 500, contentType: 'application/json', body: JSON.stringify({ message: 'broken' }) })
   );
   await page.reload();

@@ -497,6 +497,13 @@ class StatusHandler(TwinHandler):
     """GET /jupyter-twin/status: backend, model, reachable, last latencies, server numbers."""
 
     @tornado.web.authenticated
+    @authorized
+    async def get(self) -> None:
+        data = await self.service.status()
+        data["tasks"] = task_list()
+        self.finish(json.dumps(data, default=str))
+
+
 class TasksHandler(TwinHandler):
     """GET /jupyter-twin/tasks: the task list of tasks.py, which the front end builds its
     buttons and commands from at start; answered without the engine (/status waits on it)."""
@@ -505,13 +512,6 @@ class TasksHandler(TwinHandler):
     @authorized
     async def get(self) -> None:
         self.finish(json.dumps({"tasks": task_list()}))
-
-
-    @authorized
-    async def get(self) -> None:
-        data = await self.service.status()
-        data["tasks"] = task_list()
-        self.finish(json.dumps(data, default=str))
 
 
 class ModelsHandler(TwinHandler):
@@ -581,7 +581,6 @@ class MetricsHandler(TwinHandler):
 
 
 def handlers(service: TwinService) -> list[tuple[str, type, dict[str, Any]]]:
-        (r"/jupyter-twin/tasks", TasksHandler, kw),
     kw = {"service": service}
     return [
         (r"/jupyter-twin/complete", CompleteHandler, kw),
@@ -589,6 +588,7 @@ def handlers(service: TwinService) -> list[tuple[str, type, dict[str, Any]]]:
         (r"/jupyter-twin/task", TaskHandler, kw),
         (r"/jupyter-twin/cancel", CancelHandler, kw),
         (r"/jupyter-twin/status", StatusHandler, kw),
+        (r"/jupyter-twin/tasks", TasksHandler, kw),
         (r"/jupyter-twin/models", ModelsHandler, kw),
         (r"/jupyter-twin/metrics", MetricsHandler, kw),
     ]

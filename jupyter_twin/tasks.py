@@ -26,7 +26,7 @@ class Task:
     #: what a button or command says; the command line's and the magics' short name
     label: str = ""
     short: str = ""
-    #: JupyterLab's default keys (declared for JupyterLab in labextension/schema/plugin.json)
+    #: JupyterLab's default keys: the extension binds them from the served task list
     shortcut: str = ""
     #: the command line's help for `jupyter-twin <short> NOTEBOOK --cell N`
     help: str = ""

@@ -338,12 +338,17 @@ def lay_out(
     # a cell may take at most about half of the window (about 3 characters per token);
     # fixed, so that a cell's text in the prompt does not depend on what else is chosen
     cell_chars = max(200, window_budget * 3 // 2)
+    texts: dict[int, str] = {}
     rendered: dict[int, tuple[str, int]] = {}
+
+    def text(j: int) -> str:
+        if j not in texts:
+            texts[j] = render_cell(cells[j], with_output=opts.include_outputs, max_chars=cell_chars)
+        return texts[j]
 
     def render(j: int) -> tuple[str, int]:
         if j not in rendered:
-            text = render_cell(cells[j], with_output=opts.include_outputs, max_chars=cell_chars)
-            rendered[j] = (text, count(text) + 1)
+            rendered[j] = (text(j), count(text(j)) + 1)
         return rendered[j]
 
     # every cell above may go in, markdown too (as comments): whether a cell is in the
@@ -352,20 +357,33 @@ def lay_out(
     above = [j for j in range(index) if _is_candidate(cells[j], opts)
              and (opts.far_markdown or cells[j].cell_type == "code" or index - j <= 3)]
     # where the window starts: a point on a grid of WINDOW_STEP tokens counted from the top
-    # of the notebook (estimated from the cells' lengths, which is cheap for any notebook
-    # and enough for a grid), the first such point from which the cells up to the active
-    # one fit; it moves only when a grid step's worth of cells has been added above
+    # of the notebook, the first such point from which the cells up to the active one fit;
+    # it moves only when a grid step's worth of cells has been added above. Positions are
+    # estimated from the cells as rendered (outputs and headers too; the exact count of
+    # every cell above would tokenize the whole notebook), which is cheap and enough for a grid
     positions: list[int] = []
     end = 0
     for j in above:
         positions.append(end)
-        end += estimate_tokens(cells[j].source) + 8
+        end += estimate_tokens(text(j)) + 1
     step = max(1, window_budget // WINDOW_STEP)
+
+    def from_grid(point: int) -> list[int]:
+        return [j for j, at in zip(above, positions) if at >= point]
+
+    def fits(cells_in: list[int]) -> bool:
+        return sum(render(j)[1] for j in cells_in) <= window_budget
+
     grid = max(0, -(-(end - window_budget) // step) * step)
-    window = [j for j, at in zip(above, positions) if at >= grid]
-    # estimates are not counts: trim from the top until the exact count fits
-    while window and sum(render(j)[1] for j in window) > window_budget:
-        window.pop(0)
+    # estimates are not counts: the start moves by whole grid steps, never cell by cell
+    # (one cell at a time, it moved at nearly every cell switch and the whole window was
+    # evaluated again), up while the exact count fits, down until it does
+    while grid >= step and fits(from_grid(grid - step)):
+        grid -= step
+    window = from_grid(grid)
+    while window and not fits(window):
+        grid += step
+        window = from_grid(grid)
     start = window[0] if window else index
     used = sum(render(j)[1] for j in window)
 

@@ -373,6 +373,10 @@ class ProcessStream(BackendStream):
         self._grip = SocketGrip()
         self._last_bytes = time.monotonic()
         self._hung: str | None = None
+        # ends the watchdog; set by the reader's end and by cancel, because a caller that
+        # cancels and never reads again leaves the reader suspended, and the watchdog would
+        # ping a healthy worker every SILENCE_S for as long as the stream object lives
+        self._watch_done = threading.Event()
         self.info: dict[str, Any] = {}
 
     def _watch(self, ep: Endpoint, done: threading.Event) -> None:
@@ -396,7 +400,7 @@ class ProcessStream(BackendStream):
         proc = self._proc
         ep = proc.endpoint()
         client = httpx.Client(timeout=httpx.Timeout(None, connect=2.0), event_hooks=self._grip.event_hooks())
-        done = threading.Event()
+        done = self._watch_done
         watchdog = threading.Thread(target=self._watch, args=(ep, done), daemon=True, name="jupyter-twin-watch")
         self._last_bytes = time.monotonic()
         watchdog.start()
@@ -440,4 +444,5 @@ class ProcessStream(BackendStream):
     def _abort(self) -> None:
         if self.finished_early:
             self._grip.send(FINISHED)  # the worker counts it as completed, not cancelled
+        self._watch_done.set()
         self._grip.shutdown()

@@ -90,7 +90,11 @@ def test_a_request_cancelled_while_its_prompt_is_evaluated_stops_and_keeps_what_
         # not got to the end of its prompt
         again = twin.backend.fim(big)
         next(iter(again), None)
-        again.cancel()
+        again.cancel()  # and never read again: its watchdog must end all the same
         after = _idle_stats(twin)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and any(t.name == "jupyter-twin-watch" for t in threading.enumerate()):
+            time.sleep(0.05)
+        assert not [t.name for t in threading.enumerate() if t.name == "jupyter-twin-watch"]
     kept = after["reused_tokens"] - cancelled["reused_tokens"]
     assert 0 < kept < prompt - 1, (kept, prompt)

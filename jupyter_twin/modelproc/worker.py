@@ -287,6 +287,7 @@ class Generation:
                 # prompt (llama-cpp-python evaluates it in one uninterruptible call), and
                 # what was evaluated stays for that request. The last token is left to
                 # create_completion, which needs its logits to sample.
+                llm.n_tokens = reused  # eval() drops the KV cells from here on and appends
                 for begin in range(reused, len(prompt_ids) - 1, EVAL_CHUNK):
                     if self.stop.is_set():
                         break

@@ -287,8 +287,14 @@ class Generation:
                 # prompt (llama-cpp-python evaluates it in one uninterruptible call), and
                 # what was evaluated stays for that request. The last token is left to
                 # create_completion, which needs its logits to sample.
-                llm.n_tokens = reused  # eval() drops the KV cells from here on and appends
-                for begin in range(reused, len(prompt_ids) - 1, EVAL_CHUNK):
+                keep = min(reused, len(prompt_ids) - 1)
+                if llm.n_tokens != keep:
+                    # eval() drops the KV cells from here on and appends; the logits in hand
+                    # are then not the kept token's, so create_completion must decode again
+                    # (it would sample the last answer's logits for a prompt cached whole)
+                    llm.n_tokens = keep
+                    llm._requires_eval = True
+                for begin in range(keep, len(prompt_ids) - 1, EVAL_CHUNK):
                     if self.stop.is_set():
                         break
                     llm.eval(prompt_ids[begin:min(begin + EVAL_CHUNK, len(prompt_ids) - 1)])

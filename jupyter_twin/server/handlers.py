@@ -16,7 +16,7 @@ An error before the first delta is answered with a status instead (400 for bad i
 ``{"message": ..., "error_type": ...}``.
 
 Every verb is ``@tornado.web.authenticated`` and ``@authorized`` on the resource
-``jupyter_twin`` (read: status, models, metrics; write: complete, task, cancel, resetting
+``jupyter_twin`` (read: status, models, metrics; write: complete, task, warm, models (a pick), resetting
 the metrics), so a deployment's Authorizer decides who may use the model. A body is
 checked against ``MAX_BODY_BYTES`` from its Content-Length before it is read (413), and
 the server takes a bounded amount of work (``TwinService.limits``: 503 when busy, 429
@@ -473,26 +473,6 @@ class TaskHandler(StreamingHandler):
         await self.stream_job(job)
 
 
-class CancelHandler(TwinHandler):
-    """POST /jupyter-twin/cancel {editor_id | request_id}: stop a stream explicitly."""
-
-    @tornado.web.authenticated
-    @authorized
-    async def post(self) -> None:
-        body = self.body()
-        editor = _key(body, "editor_id")
-        request = _key(body, "request_id")
-        if editor is None and request is None:
-            raise _bad("give 'editor_id' or 'request_id'")
-        stopped = False
-        user = self.user_name  # one user's ids never reach another user's jobs
-        if editor is not None:
-            stopped |= self.service.cancel_key(f"{user}/complete:" + editor)
-        if request is not None:
-            stopped |= self.service.cancel_key(f"{user}/task:" + request)
-        self.finish(json.dumps({"cancelled": stopped}))
-
-
 class StatusHandler(TwinHandler):
     """GET /jupyter-twin/status: backend, model, reachable, last latencies, server numbers."""
 
@@ -586,7 +566,6 @@ def handlers(service: TwinService) -> list[tuple[str, type, dict[str, Any]]]:
         (r"/jupyter-twin/complete", CompleteHandler, kw),
         (r"/jupyter-twin/warm", WarmHandler, kw),
         (r"/jupyter-twin/task", TaskHandler, kw),
-        (r"/jupyter-twin/cancel", CancelHandler, kw),
         (r"/jupyter-twin/status", StatusHandler, kw),
         (r"/jupyter-twin/tasks", TasksHandler, kw),
         (r"/jupyter-twin/models", ModelsHandler, kw),

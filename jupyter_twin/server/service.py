@@ -565,13 +565,6 @@ class TwinService:
                 fut.set_result(True)
                 return
 
-    def cancel_key(self, key: str, reason: str = "cancelled") -> bool:
-        job = self.inflight.get(key)
-        if job is None or job.finished.is_set():
-            return False
-        job.cancel(reason)
-        return True
-
     def _on_start(self, job: Job) -> None:
         self.counters.begin(job.task)
 

@@ -24,7 +24,6 @@ from jupyter_twin.tasks import TASKS, task_list  # noqa: E402
 VERBS = [
     ("POST", "complete", {"cells": CELLS, "index": 2, "cursor": 3}),
     ("POST", "task", {"task": "explain", "cells": CELLS, "index": 2}),
-    ("POST", "cancel", {"editor_id": "e"}),
     ("GET", "status", None),
     ("GET", "tasks", None),
     ("GET", "models", None),

@@ -18,7 +18,6 @@ ENDPOINTS = [
     ("POST", "complete"),
     ("POST", "warm"),
     ("POST", "task"),
-    ("POST", "cancel"),
     ("GET", "status"),
     ("GET", "tasks"),
     ("GET", "models"),
@@ -99,7 +98,6 @@ BAD_BODIES = [
     ("task", json.dumps({"task": "ask", "cells": CELLS, "index": 2}), "'question'"),
     ("task", json.dumps({"task": "ask", "cells": CELLS, "index": 2, "question": "?", "history": [1]}), "history"),
     ("task", json.dumps({"task": "refactor", "cells": CELLS, "index": 2, "instruction": 7}), "instruction"),
-    ("cancel", b"{}", "editor_id"),
 ]
 
 
@@ -265,36 +263,6 @@ async def test_newer_completion_cancels_the_older_one(
     assert stats["max_active"] == 1
     assert service.counters.max_running_complete == 1
     assert service.metrics()["jobs_cancelled"] == 1
-
-
-@on_server_loop
-async def test_cancel_endpoint_stops_a_task(jp_fetch: Any, service: Any) -> None:
-    await loaded(service)
-    before = backend_stats(service)
-    chunks: list[bytes] = []
-    started = asyncio.Event()
-
-    def on_chunk(chunk: bytes) -> None:
-        chunks.append(chunk)
-        started.set()
-
-    task = asyncio.ensure_future(
-        jp_fetch(
-            "jupyter-twin", "task", method="POST",
-            body=json.dumps({"task": "explain", "cells": CELLS, "index": 3, "request_id": "r-1"}),
-            streaming_callback=on_chunk, request_timeout=180,
-        )
-    )
-    await asyncio.wait_for(started.wait(), 120)
-    response = await jp_fetch(
-        "jupyter-twin", "cancel", method="POST", body=json.dumps({"request_id": "r-1"})
-    )
-    assert json.loads(response.body) == {"cancelled": True}
-    await task
-    assert ndjson(chunks)[-1]["cancelled"] is True
-    stats = await wait_backend_idle(service)
-    assert stats["cancelled"] == before["cancelled"] + 1
-    assert stats["tokens"] - before["tokens"] < MAX_TOKENS_CHAT
 
 
 @on_server_loop

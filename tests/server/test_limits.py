@@ -241,28 +241,6 @@ def test_fifty_status_timeouts_make_one_call_and_leave_no_threads() -> None:
     service.close()
 
 
-@on_server_loop
-async def test_cancel_by_request_id_still_reaches_the_job(jp_fetch: Any, service: Any, fake: SlowBackend) -> None:
-    # job keys carry the caller's identity now; the caller's own cancel must still match
-    chunks: list[bytes] = []
-    started = asyncio.Event()
-
-    def on_chunk(chunk: bytes) -> None:
-        chunks.append(chunk)
-        started.set()
-
-    task = asyncio.ensure_future(jp_fetch(
-        "jupyter-twin", "task", method="POST", streaming_callback=on_chunk, request_timeout=60,
-        body=json.dumps({"task": "explain", "cells": CELLS, "index": 2, "request_id": "r-1"})))
-    await asyncio.wait_for(started.wait(), 10)
-    response = await jp_fetch("jupyter-twin", "cancel", method="POST", body=json.dumps({"request_id": "r-1"}))
-    assert json.loads(response.body) == {"cancelled": True}
-    await task
-    assert ndjson(chunks)[-1]["cancelled"] is True
-    assert await settled(service)
-    assert service.metrics()["inflight"] == []
-
-
 @pytest.mark.parametrize("limits", [{"max_running_jobs": 1, "max_queued_jobs": 1}], indirect=True)
 @on_server_loop
 async def test_a_newer_completion_still_supersedes_the_older_one_within_the_limits(

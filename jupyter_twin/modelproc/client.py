@@ -317,7 +317,16 @@ class ModelProcess:
             os.kill(ep.pid, 9)
         except OSError:
             pass
-        error = ModelProcessError(f"The model process {how} and was ended; the next request starts a new one")
+        # A worker that crashed looks hung for a moment: between its fatal signal and its
+        # end the kernel tears down 500 MB and its threads, its sockets already refuse and
+        # /proc does not say Z yet. SIGKILL does not change how a dying process ends, so
+        # the supervisor's record tells the crash (signal 11) from the hang we ended (9).
+        ended = self._wait_exit(1.0, ep.pid)
+        if ended and ended.get("returncode") not in (None, -9):
+            error = ModelProcessError(
+                f"The model process stopped ({ended.get('reason')}); the next request starts a new one")
+        else:
+            error = ModelProcessError(f"The model process {how} and was ended; the next request starts a new one")
         self.last_failure = str(error)
         return error
 

@@ -76,16 +76,12 @@ class ControlMagics(Magics):
 
     twin_magic.__doc__ = USAGE
 
-    def _read(self, magic: options.Magic, line: str, *, words: bool = False) -> tuple[dict[str, Any], str] | None:
-        return options.read(magic, line, self.state.report, words=words)
-
     # --- what the set-up is -----------------------------------------------
+    @options.parsed(words=True)
     @magic_arguments("twin status")
     @options.help_option
-    def twin_status(self, rest: str, cell: str | None, raw: str) -> None:
+    def twin_status(self, _opts: dict[str, Any], _text: str, cell: str | None, raw: str) -> None:
         """The backend and model of each role, whether the backend answers, the last latency."""
-        if self._read(self.twin_status, rest, words=True) is None:
-            return
         state = self.state
         try:
             status = state.twin().status()
@@ -112,29 +108,25 @@ class ControlMagics(Magics):
               f"kernel facts: {'on' if state.kernel_facts else 'off'}; "
               f"tab completion: {'on' if state.tab_completion else 'off'}")
 
+    @options.parsed(words=True)
     @magic_arguments("twin models")
     @options.help_option
-    def twin_models(self, rest: str, cell: str | None, raw: str) -> None:
+    def twin_models(self, _opts: dict[str, Any], _text: str, cell: str | None, raw: str) -> None:
         """The models the chat backend lists."""
-        if self._read(self.twin_models, rest, words=True) is None:
-            return
         try:
             for name in self.state.twin().models("chat"):
                 print(name)
         except Exception as exc:
             self.state.report(one_line(exc))
 
+    @options.parsed()
     @magic_arguments("twin context")
     @argument("task", nargs="*", default=UNSET,
               help="the task whose request is shown (default refactor; complete: the completion's)")
     @options.task_options
-    def twin_context(self, rest: str, cell: str | None, raw: str) -> None:
+    def twin_context(self, opts: dict[str, Any], task: str, cell: str | None, raw: str) -> None:
         """Show exactly what would be sent for the code cell above (``%%twin context``: for
         the cell body), and where the neighbouring cells came from."""
-        parsed = self._read(self.twin_context, rest)
-        if parsed is None:
-            return
-        opts, task = parsed
         state = self.state
         task = (task.strip() or "refactor").lower()
         task = ALIASES.get(task, task)  # "complete" is no chat task: it keeps its name
@@ -180,17 +172,14 @@ class ControlMagics(Magics):
             state.report(one_line(exc))
 
     # --- changing it ------------------------------------------------------
+    @options.parsed(words=True)
     @magic_arguments("twin model")
     @argument("name", nargs="*", default=UNSET, help="the model for completion and chat")
     @argument("--completion", metavar="NAME", default=UNSET, help="the model for completion only (%%%%complete, Tab)")
     @argument("--chat", metavar="NAME", default=UNSET, help="the model for chat and the tasks only")
     @options.help_option
-    def twin_model(self, rest: str, cell: str | None, raw: str) -> None:
+    def twin_model(self, args: dict[str, Any], _text: str, cell: str | None, raw: str) -> None:
         """Use another model from the next request on; alone, show the model of each role."""
-        parsed = self._read(self.twin_model, rest, words=True)
-        if parsed is None:
-            return
-        args, _ = parsed
         state = self.state
         name = " ".join(args.get("name", [])).strip()
         chosen = {role: args[key] for role, key in (("complete", "completion"), ("chat", "chat")) if args.get(key)}
@@ -206,16 +195,13 @@ class ControlMagics(Magics):
             state.set_model(role, model)
             print(f"jupyter_twin: {'completion' if role == 'complete' else 'chat'} model set to {model}")
 
+    @options.parsed(words=True)
     @magic_arguments("twin backend")
     @argument("name", nargs="?", default=UNSET, help=f"one of {BACKEND_NAMES}")
     @argument("--host", metavar="URL", default=UNSET, help="the backend's server address")
     @options.help_option
-    def twin_backend(self, rest: str, cell: str | None, raw: str) -> None:
+    def twin_backend(self, args: dict[str, Any], _text: str, cell: str | None, raw: str) -> None:
         """Use another backend from the next request on; alone, show the one set."""
-        parsed = self._read(self.twin_backend, rest, words=True)
-        if parsed is None:
-            return
-        args, _ = parsed
         state = self.state
         name, host = args.get("name"), args.get("host")
         if name is None:
@@ -230,16 +216,14 @@ class ControlMagics(Magics):
         state._drop_twins()  # also when nothing changed: `auto` looks again
         print(f"jupyter_twin: backend set to {name}" + (f" at {host}" if host else ""))
 
+    @options.parsed(words=True)
     @magic_arguments("twin tab")
     @argument("switch", nargs="?", default=UNSET, metavar="on|off", help="turn it on or off; alone, show it")
     @options.help_option
-    def twin_tab(self, rest: str, cell: str | None, raw: str) -> None:
+    def twin_tab(self, args: dict[str, Any], _text: str, cell: str | None, raw: str) -> None:
         """Model completions in the kernel's Tab completion."""
-        parsed = self._read(self.twin_tab, rest, words=True)
-        if parsed is None:
-            return
         state = self.state
-        word = str(parsed[0].get("switch", "")).lower()
+        word = str(args.get("switch", "")).lower()
         if word in ("on", "off"):
             state.tab_completion = word == "on"
         print(f"jupyter_twin: tab completion {'on' if state.tab_completion else 'off'}"
@@ -261,9 +245,10 @@ class ControlMagics(Magics):
         state.install_hint.maybe(self.shell, state.live.present)
         return None
 
+    @options.parsed()
     @magic_arguments("twin chat")
     @options.task_options
-    def twin_chat(self, rest: str, cell: str | None, raw: str) -> None:
+    def twin_chat(self, opts: dict[str, Any], _text: str, cell: str | None, raw: str) -> None:
         """A chat panel about this notebook in the output area (ipywidgets)."""
         from .. import chat_panel
 
@@ -275,10 +260,6 @@ class ControlMagics(Magics):
                 print('jupyter_twin: %twin chat is a widget panel: `pip install ipywidgets` '
                       '(%twin ask "..." works without it).')
             return
-        parsed = self._read(self.twin_chat, rest)
-        if parsed is None:
-            return
-        opts, _ = parsed
         try:
             ctx = state.context_for(raw, "", opts)
             facts = state.facts_for(ctx, ctx.index, opts)

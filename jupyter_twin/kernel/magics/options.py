@@ -6,6 +6,7 @@ free text after them kept verbatim (an instruction like ``don't use loops`` need
 from __future__ import annotations
 
 import argparse
+import functools
 import shlex
 from typing import Any, Callable
 
@@ -153,3 +154,31 @@ def cell_body(cell: str | None) -> str | None:
     if cell is not None and cell.endswith("\n"):
         return cell[:-1]
     return cell
+
+
+def parsed(*, words: bool = False) -> Callable[[Magic], Magic]:
+    """Put above ``@magic_arguments``: the magic's line is read by its own parser, and the
+    method is called as ``(self, opts, text, cell, raw)``: the options, the free text after
+    them, the cell body (None for a line magic) and the magic as the user wrote it (the
+    live notebook finds the cell by it). A bad line or ``--help`` is answered here (see
+    `read`) and the method is not called. ``words``: see `parse_words`.
+
+    ``%twin`` calls its commands as ``(rest, cell, raw)``; IPython calls a cell magic as
+    ``(line, cell)``, and then its raw text is made here from the method's name, which is
+    the name IPython registers it under."""
+
+    def decorate(func: Magic) -> Magic:
+        @functools.wraps(func)  # keeps ``parser`` and the help in the docstring
+        def run(self: Any, line: str, cell: str | None, *raw: str) -> Any:
+            got = read(run, line, self.state.report, words=words)
+            if got is None:
+                return None
+            opts, text = got
+            if not raw:
+                cell = cell_body(cell) or ""
+                raw = (f"%%{func.__name__} {line}".rstrip() + "\n" + cell,)
+            return func(self, opts, text, cell, *raw)
+
+        return run
+
+    return decorate

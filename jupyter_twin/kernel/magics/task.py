@@ -106,9 +106,6 @@ class TaskMagics(Magics):
                                         "ask": self.twin_ask}
         return {word: handlers[t.name] for t in TASKS.values() if t.name in handlers for word in {t.name, t.command}}
 
-    def _read(self, magic: options.Magic, line: str) -> tuple[dict[str, Any], str] | None:
-        return options.read(magic, line, self.state.report)
-
     # --- running a task ---------------------------------------------------
     def _generate(self, make_stream: Callable[[], Any], kind: str, view: Any = None) -> tuple[str | None, Any]:
         """Stream an answer into the output (or into ``view``, a review panel); the cleaned
@@ -225,41 +222,29 @@ class TaskMagics(Magics):
         target_id = ctx.cells[index].get("id") if target is not None else ctx.cell_id
         self._place_code(ctx, view, code, opts, task=task, original=original, target_id=target_id)
 
-    @staticmethod
-    def _raw_cell(line: str, cell: str, magic: str) -> str:
-        return f"%%{magic} {line}".rstrip() + "\n" + cell
-
     # --- cell magics ------------------------------------------------------
     @cell_magic
+    @options.parsed()
     @magic_arguments("%refactor")
     @argument("instruction", nargs="*", default=UNSET,
               help="what to change: the rest of the line, as it is (no quotes needed)")
     @options.task_options
-    def refactor(self, line: str, cell: str) -> None:
+    def refactor(self, opts: dict[str, Any], instruction: str, cell: str, raw: str) -> None:
         """Refactor the cell body; the result goes in as a new cell below (a diff where the
         JupyterLab extension is)."""
-        cell = options.cell_body(cell)
-        parsed = self._read(self.refactor, line)
-        if parsed is None:
-            return
-        opts, instruction = parsed
-        self._code_task("refactor", self._raw_cell(line, cell, "refactor"), cell, opts,
+        self._code_task("refactor", raw, cell, opts,
                         instruction=instruction or None, diff=True)
 
     @cell_magic
+    @options.parsed()
     @magic_arguments("%explain")
     @options.task_options
-    def explain(self, line: str, cell: str) -> None:
+    def explain(self, opts: dict[str, Any], _text: str, cell: str, raw: str) -> None:
         """Explain the cell body as markdown (a new markdown cell where the JupyterLab
         extension is)."""
-        cell = options.cell_body(cell)
-        parsed = self._read(self.explain, line)
-        if parsed is None:
-            return
-        opts, _ = parsed
         state = self.state
         try:
-            ctx = state.context_for(self._raw_cell(line, cell, "explain"), cell, opts)
+            ctx = state.context_for(raw, cell, opts)
             twin = state.twin(opts)
             facts = state.facts_for(ctx, ctx.index, opts)
         except Exception as exc:  # TwinError, OptionError
@@ -270,20 +255,16 @@ class TaskMagics(Magics):
             self._place_markdown(ctx, view, text, opts, task="explain", as_cell=True)
 
     @cell_magic
+    @options.parsed()
     @magic_arguments("%complete")
     @options.task_options
-    def complete(self, line: str, cell: str) -> None:
+    def complete(self, opts: dict[str, Any], _text: str, cell: str, raw: str) -> None:
         """Fill in at a '# ...' line of the cell body, or continue at its end; the completed
         cell goes in below."""
-        cell = options.cell_body(cell)
-        parsed = self._read(self.complete, line)
-        if parsed is None:
-            return
-        opts, _ = parsed
         state = self.state
         code, cursor = find_fill_point(cell)
         try:
-            ctx = state.context_for(self._raw_cell(line, cell, "complete"), code, opts)
+            ctx = state.context_for(raw, code, opts)
             twin = state.twin(opts)
             facts = state.facts_for(ctx, ctx.index, opts)
         except Exception as exc:
@@ -300,13 +281,8 @@ class TaskMagics(Magics):
                          original=None, target_id=ctx.cell_id)
 
     # --- %twin fix | doc | test | ask -------------------------------------
-    def _target_task(self, magic: options.Magic, task: str, rest: str, cell: str | None, raw: str, *,
-                     diff: bool) -> None:
+    def _target_task(self, task: str, opts: dict[str, Any], cell: str | None, raw: str, *, diff: bool) -> None:
         """A code task on the cell body (``%%twin doc``) or on the code cell above (``%twin doc``)."""
-        parsed = self._read(magic, rest)
-        if parsed is None:
-            return
-        opts, _ = parsed
         if cell is not None:
             self._code_task(task, raw, cell, opts, diff=diff)
             return
@@ -321,29 +297,28 @@ class TaskMagics(Magics):
             return
         self._code_task(task, raw, "", opts, diff=diff, target=above, ctx=ctx)
 
+    @options.parsed()
     @magic_arguments("twin doc")
     @options.task_options
-    def twin_doc(self, rest: str, cell: str | None, raw: str) -> None:
+    def twin_doc(self, opts: dict[str, Any], _text: str, cell: str | None, raw: str) -> None:
         """Add docstrings and comments to the code cell above (``%%twin doc``: to the cell
         body); the result goes in as a new cell below."""
-        self._target_task(self.twin_doc, TASKS["document"].command, rest, cell, raw, diff=True)
+        self._target_task(TASKS["document"].command, opts, cell, raw, diff=True)
 
+    @options.parsed()
     @magic_arguments("twin test")
     @options.task_options
-    def twin_test(self, rest: str, cell: str | None, raw: str) -> None:
+    def twin_test(self, opts: dict[str, Any], _text: str, cell: str | None, raw: str) -> None:
         """Write tests for the code cell above (``%%twin test``: for the cell body); they go
         in as a new cell below."""
-        self._target_task(self.twin_test, TASKS["test"].command, rest, cell, raw, diff=False)
+        self._target_task(TASKS["test"].command, opts, cell, raw, diff=False)
 
+    @options.parsed()
     @magic_arguments("twin fix")
     @options.task_options
-    def twin_fix(self, rest: str, cell: str | None, raw: str) -> None:
+    def twin_fix(self, opts: dict[str, Any], _text: str, cell: str | None, raw: str) -> None:
         """Explain and fix the last error, with its traceback (``%%twin fix``: the cell body
         is the failing code)."""
-        parsed = self._read(self.twin_fix, rest)
-        if parsed is None:
-            return
-        opts, _ = parsed
         state = self.state
         err = state.last_error
         if cell is not None and cell.strip():
@@ -381,16 +356,13 @@ class TaskMagics(Magics):
         self._place_code(ctx, view, code, opts, task=task, original=source,
                          target_id=ctx.cells[index].get("id") or err_id)
 
+    @options.parsed()
     @magic_arguments("twin ask")
     @argument("question", nargs="*", default=UNSET,
               help="the question: the rest of the line, as it is (``%%twin ask``: and the cell body)")
     @options.task_options
-    def twin_ask(self, rest: str, cell: str | None, raw: str) -> None:
+    def twin_ask(self, opts: dict[str, Any], question: str, cell: str | None, raw: str) -> None:
         """Ask about the notebook; the answer is markdown."""
-        parsed = self._read(self.twin_ask, rest)
-        if parsed is None:
-            return
-        opts, question = parsed
         if cell is not None and cell.strip():
             question = (question + "\n" + cell).strip()
         if not question.strip():

@@ -317,10 +317,11 @@ class ModelProcess:
             os.kill(ep.pid, 9)
         except OSError:
             pass
-        # A worker that crashed looks hung for a moment: between its fatal signal and its
-        # end the kernel tears down 500 MB and its threads, its sockets already refuse and
-        # /proc does not say Z yet. SIGKILL does not change how a dying process ends, so
-        # the supervisor's record tells the crash (signal 11) from the hang we ended (9).
+        # A worker that crashed can look hung for a moment: between its fatal signal and
+        # its end (its threads and 500 MB torn down, slower on a loaded machine) a ping gets
+        # no answer and /proc does not say Z yet. SIGKILL does not change how a dying
+        # process ends, so the supervisor's record tells the crash (signal 11) from the
+        # hang we ended (signal 9).
         ended = self._wait_exit(1.0, ep.pid)
         if ended and ended.get("returncode") not in (None, -9):
             error = ModelProcessError(

@@ -41,6 +41,21 @@ BENCH = Path(__file__).resolve().parents[1] / ".." / "shared" / "bench"
 OPTIONAL = {"cache_reuse"}
 
 
+class _TaskLog:
+    """fim.run's log: one JSON line per task as it ends, handed on as a `task` row."""
+
+    def __init__(self, on_task: Any) -> None:
+        self.on_task = on_task
+
+    def write(self, line: str) -> None:
+        if line.strip():
+            r = json.loads(line)
+            self.on_task({"task": r["id"], "completion": r["completion"], "exact": r["exact"], "error": r["error"]})
+
+    def flush(self) -> None:
+        pass
+
+
 def _run(limit: int, tasks_path: Path, on_task: Any) -> list[Any]:
     import jupyter_twin
     from jupyter_twin import Twin
@@ -50,10 +65,8 @@ def _run(limit: int, tasks_path: Path, on_task: Any) -> list[Any]:
     tasks = fim.load_tasks(tasks_path, limit)
     notebooks = fim.NotebookCache(tasks_path.parent / "notebooks")
     twin = Twin(backend="embedded")
-    results = fim.run(twin, tasks, notebooks, ["notebook"])
-    for result in results:
-        on_task(result)
-    return results
+    # each task's row is written when it ends, so a stopped recording keeps what it has
+    return fim.run(twin, tasks, notebooks, ["notebook"], log=_TaskLog(on_task))  # type: ignore[arg-type]
 
 
 def _body(body: dict[str, Any]) -> dict[str, Any]:
@@ -77,8 +90,7 @@ def record(args: argparse.Namespace) -> None:
             out.flush()
 
     client.ProcessStream._generate = recorded
-    results = _run(args.limit, args.tasks, lambda r: out.write(json.dumps(
-        {"task": r.id, "completion": r.completion, "exact": r.exact, "error": r.error}) + "\n"))
+    results = _run(args.limit, args.tasks, lambda row: (out.write(json.dumps(row) + "\n"), out.flush()))
     out.close()
     exact = sum(r.exact for r in results)
     print(f"recorded {len(results)} tasks: exact {exact}/{len(results)} = {exact / len(results):.3f}")
@@ -112,12 +124,20 @@ def replay(args: argparse.Namespace) -> None:
         yield from calls[i]["deltas"]
 
     client.ProcessStream._generate = played
-    tasks = len(before)
-    results = _run(tasks, args.tasks, lambda r: None)
-    same = sum(r.completion == before[r.id]["completion"] for r in results)
-    exact_before = sum(before[r.id]["exact"] for r in results)
+    # a recording stopped before its first task ended has no task rows: its requests are
+    # fim.run's warm-up and then one per task
+    tasks = len(before) or len(calls) - 1
+    now: list[dict[str, Any]] = []
+    results = _run(tasks, args.tasks, now.append)
     exact_now = sum(r.exact for r in results)
     print(f"requests: {seen['same']} of {seen['requests']} the same as recorded ({len(calls)} recorded)")
+    if args.write:  # a full recording: the recorded requests, this checkout's completions
+        args.write.write_text("".join(json.dumps(r) + "\n" for r in calls + now))
+    if not before:
+        print(f"exact match: replayed {exact_now}/{tasks} = {exact_now / tasks:.3f} (no completions recorded)")
+        return
+    same = sum(r.completion == before[r.id]["completion"] for r in results)
+    exact_before = sum(before[r.id]["exact"] for r in results)
     print(f"completions: {same} of {len(results)} the same")
     print(f"exact match: recorded {exact_before}/{tasks} = {exact_before / tasks:.3f}, "
           f"replayed {exact_now}/{tasks} = {exact_now / tasks:.3f}")
@@ -142,6 +162,9 @@ def main() -> None:
                           "enough for a change that cannot touch the cleaning of the model's text)")
     rep = sub.add_parser("replay")
     rep.add_argument("recording", type=Path)
+    rep.add_argument("--write", type=Path, default=None,
+                     help="write the recorded requests with this checkout's completions (to complete a "
+                          "recording that was stopped before its task rows)")
     for q in (rec, rep):
         q.add_argument("--tasks", type=Path, default=BENCH / "fim-dev.jsonl")
     args = p.parse_args()

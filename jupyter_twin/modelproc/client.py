@@ -65,6 +65,11 @@ def _state(pid: int) -> str:
     return stat.rpartition(")")[2].split()[0] if ")" in stat else ""
 
 
+def _stopped(reason: str | None) -> ModelProcessError:
+    """A worker that ended by itself, with the supervisor's reason (a signal, an exit code)."""
+    return ModelProcessError(f"The model process stopped ({reason}); the next request starts a new one")
+
+
 class ModelProcess:
     """The model process for one model file, context size and thread count."""
 
@@ -324,8 +329,7 @@ class ModelProcess:
         # hang we ended (signal 9).
         ended = self._wait_exit(1.0, ep.pid)
         if ended and ended.get("returncode") not in (None, -9):
-            error = ModelProcessError(
-                f"The model process stopped ({ended.get('reason')}); the next request starts a new one")
+            error = _stopped(ended.get("reason"))
         else:
             error = ModelProcessError(f"The model process {how} and was ended; the next request starts a new one")
         self.last_failure = str(error)
@@ -342,7 +346,7 @@ class ModelProcess:
             return ModelProcessError(f"The model process closed the connection: {exc}")
         ended = self._wait_exit(1.5, ep.pid)
         reason = ended.get("reason") if ended else "it is gone"
-        return ModelProcessError(f"The model process stopped ({reason}); the next request starts a new one")
+        return _stopped(reason)
 
     def stop(self) -> None:
         """End the worker (tests, `jupyter-twin model stop`)."""

@@ -122,6 +122,9 @@ class Twin:
             changes = {k: v for k, v in dict(backend=backend_name, model=model, host=host, api_key=api_key, **overrides).items() if v is not None}
             settings = settings.replace(**changes) if changes else settings
         self.settings = settings
+        #: the settings as made, before any pick: what `use_model(role, None)` goes back to
+        self._configured = settings
+        self._default_names: dict[str, str] = {}
         self.strategy = strategy
         self._model_arg = model
         self._host_arg = host
@@ -137,7 +140,22 @@ class Twin:
         """(backend, model) configured for a role: `completion_backend` / `completion_model`
         for "complete", `chat_backend` / `chat_model` for "chat", each defaulting to
         `backend` / `model`."""
-        s = self.settings
+        return self._choice(self.settings, role)
+
+    def default_choice(self, role: str) -> tuple[str, str | None]:
+        """(backend, model) of a role as configured, before any `use_model` pick."""
+        return self._choice(self._configured, role)
+
+    def default_model(self, role: str) -> str | None:
+        """The name of the model a role is configured with (as its backend names it, once
+        made), before any `use_model` pick."""
+        if role not in self._default_names:
+            if self.choice(role) != self.default_choice(role):
+                return self.default_choice(role)[1]
+            self.backend_for(role)
+        return self._default_names.get(role)
+
+    def _choice(self, s: Settings, role: str) -> tuple[str, str | None]:
         if role == "complete":
             return s.completion_backend or s.backend, s.completion_model or self._model_arg or s.model
         if role == "chat":
@@ -159,6 +177,10 @@ class Twin:
                     settings = self.settings if kind == self.settings.backend else self.settings.replace(backend=kind)
                     backend = make_backend(settings, model=model, host=self._host_arg)
                 self._backends[role] = backend
+                if (kind, model) == self.default_choice(role):
+                    # the configured model's own name (a GGUF file's, when only a path or
+                    # nothing was configured): what a picker calls "server default"
+                    self._default_names[role] = str(backend.model)
             return backend
 
     @property
@@ -170,18 +192,27 @@ class Twin:
     def chat_backend(self) -> Backend:
         return self.backend_for("chat")
 
-    def use_model(self, role: str, name: str, *, listed_only: bool = True) -> None:
+    def use_model(self, role: str, name: str | None, *, listed_only: bool = True) -> None:
         """Serve `role` with the model `name` from the next request on. Only a model that
         the role's backend lists is accepted (never a host, a path or a key from a
         browser): ModelNotFound otherwise. `listed_only=False` is for the user's own
-        kernel (the magics), where any name the backend can load is the user's choice."""
-        if listed_only:
-            listed = self.backend_for(role).models()
-            if name not in listed:
-                raise ModelNotFound(f"{name!r} is not one of the models the backend offers: {', '.join(listed[:20])}")
+        kernel (the magics), where any name the backend can load is the user's choice.
+        `name=None` goes back to the configured model (a picker's "server default")."""
         field_name = "completion_model" if role == "complete" else "chat_model"
+        if role not in ("complete", "chat"):
+            raise ValueError(f"role must be 'complete' or 'chat', not {role!r}")
+        if name is None:
+            value = getattr(self._configured, field_name)
+        else:
+            if listed_only:
+                listed = self.backend_for(role).models()
+                if name not in listed:
+                    raise ModelNotFound(f"{name!r} is not one of the models the backend offers: {', '.join(listed[:20])}")
+            value = name
         with self._lock:
-            self.settings = self.settings.replace(**{field_name: name})
+            if getattr(self.settings, field_name) == value:
+                return  # nothing changes: keep the backend (and its warm cache)
+            self.settings = self.settings.replace(**{field_name: value})
             old = self._backends.pop(role, None)
             if role == "complete":
                 self._counter = None

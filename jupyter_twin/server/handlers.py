@@ -521,12 +521,17 @@ class ModelsHandler(TwinHandler):
     @authorized
     async def post(self) -> None:
         """{"complete"?: name, "chat"?: name}: serve a role with another model of those its
-        backend lists. Only a listed name is accepted: never a host, a path or a key."""
+        backend lists. Only a listed name is accepted: never a host, a path or a key.
+        A role given as null goes back to the server's configured model (the setting
+        cleared, or the picker's "server default")."""
         body = self.body()
-        choices = {}
+        choices: dict[str, str | None] = {}
         for role in ("complete", "chat"):
-            value = body.get(role)
+            if role not in body:
+                continue
+            value = body[role]
             if value is None:
+                choices[role] = None
                 continue
             if not isinstance(value, str) or not value.strip() or len(value) > 200:
                 raise _bad(f"'{role}' must be a model name")

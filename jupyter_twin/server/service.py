@@ -427,16 +427,18 @@ class TwinService:
             out = {}
             for role in ("complete", "chat"):
                 backend = twin.backend_for(role)
+                default = twin.default_model(role)
                 out[role] = {"backend": backend.name, "current": redact(str(backend.model)),
+                             "default": redact(str(default)) if default else None,
                              "models": [redact(str(m)) for m in backend.models()]}
             return out
 
         loop = asyncio.get_running_loop()
         return await asyncio.wait_for(loop.run_in_executor(self._executor, collect), timeout)
 
-    async def use_models(self, choices: dict[str, str], timeout: float = 30.0) -> dict[str, dict[str, Any]]:
-        """Switch roles to models their backend lists (ModelNotFound otherwise); the next
-        request uses them, with no restart."""
+    async def use_models(self, choices: dict[str, str | None], timeout: float = 30.0) -> dict[str, dict[str, Any]]:
+        """Switch roles to models their backend lists (ModelNotFound otherwise), or back to
+        the configured model for None; the next request uses them, with no restart."""
         twin = await self.call(self.twin, timeout=timeout)
         loop = asyncio.get_running_loop()
         for role, name in choices.items():

@@ -80,7 +80,7 @@ export class TwinClient {
 
   /** Serve a role with another listed model from the next request on; a name the
    * backend does not list throws a TwinHttpError (400) with the server's message. */
-  async pickModels(choices: IRoles<string>): Promise<IRoles<IRoleModels>> {
+  async pickModels(choices: IRoles<string | null>): Promise<IRoles<IRoleModels>> {
     const response = await ServerConnection.makeRequest(
       this.url('models'),
       {

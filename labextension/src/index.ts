@@ -188,10 +188,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
       label: 'Pick jupyter_twin Completion and Chat Models',
       execute: () =>
         openModelPicker(client, async (role, name) => {
-          sentModels[role] = name;
+          // what the server now has for the role ('' is its default: the setting cleared)
+          sentModels[role] = name ?? '';
           status.setNotice('');
           await status.refresh();
-          await stored?.set(SETTING_KEYS[role], name);
+          await stored?.set(SETTING_KEYS[role], name ?? '');
         })
     });
 

@@ -27,6 +27,8 @@ export interface IRoleStatus {
 export interface IRoleModels {
   backend: string;
   current: string | null;
+  /** the model the server is configured with for this role, before any pick */
+  default?: string | null;
   models: string[];
 }
 
@@ -101,20 +103,30 @@ export function pickBody(role: Role, name: string): IRoles<string> | null {
   return trimmed ? { [role]: trimmed } : null;
 }
 
+/** The body that sends a role back to the server's configured model ("server default"). */
+export function defaultBody(role: Role): IRoles<null> {
+  return { [role]: null };
+}
+
 /**
  * The stored choices to send to the server: each role whose setting names a model that
  * was not sent already (the server keeps it until it restarts; the settings' changed
- * signal also fires after the picker itself saved and sent a choice).
+ * signal also fires after the picker itself saved and sent a choice). A setting cleared
+ * after a name was sent from this page sends null: the server goes back to its default.
+ * `sent` holds what was last sent per role, '' for the default.
  */
 export function choicesToSend(
   stored: { completionModel?: unknown; chatModel?: unknown },
   sent: IRoles<string>
-): IRoles<string> {
-  const out: IRoles<string> = {};
+): IRoles<string | null> {
+  const out: IRoles<string | null> = {};
   for (const role of ROLES) {
-    const value = stored[SETTING_KEYS[role]];
-    if (typeof value === 'string' && value.trim() && sent[role] !== value.trim()) {
-      out[role] = value.trim();
+    const raw = stored[SETTING_KEYS[role]];
+    const value = typeof raw === 'string' ? raw.trim() : '';
+    if (value && sent[role] !== value) {
+      out[role] = value;
+    } else if (!value && sent[role]) {
+      out[role] = null;
     }
   }
   return out;

@@ -8,15 +8,19 @@ import { Dialog } from '@jupyterlab/apputils';
 import { Widget } from '@lumino/widgets';
 
 import { TwinClient } from './api';
-import { IRoleModels, IRoles, pickBody, Role, ROLES } from './modelChoice';
+import { defaultBody, IRoleModels, IRoles, pickBody, Role, ROLES } from './modelChoice';
 
 const ROLE_TITLES: { [R in Role]: string } = {
   complete: 'Completion model (ghost text)',
   chat: 'Chat model (sidebar, explain, refactor…)'
 };
 
-/** Called after the server accepted a pick (save it, refresh the status bar). */
-export type OnPicked = (role: Role, name: string) => Promise<void> | void;
+/** Called after the server accepted a pick (save it, refresh the status bar); `name` is
+ * null for "server default" (the setting is cleared). */
+export type OnPicked = (role: Role, name: string | null) => Promise<void> | void;
+
+/** The option value of "server default": no model name can be empty. */
+const DEFAULT_VALUE = '';
 
 /** The dialog's body: the two lists and a line saying what happened. */
 export class ModelPickerBody extends Widget {
@@ -58,14 +62,23 @@ export class ModelPickerBody extends Widget {
       select.className = 'jp-mod-styled jp-twin-model-select';
       select.dataset.role = role;
       const names = info ? [...new Set([...(info.current ? [info.current] : []), ...info.models])] : [];
+      if (info?.default) {
+        // the server's own choice, so that a pick can be undone without a restart
+        const option = document.createElement('option');
+        option.value = DEFAULT_VALUE;
+        option.textContent = `server default (${info.default})`;
+        option.className = 'jp-twin-model-default';
+        select.append(option);
+      }
       for (const name of names) {
         const option = document.createElement('option');
         option.value = name;
         option.textContent = name;
         select.append(option);
       }
-      select.value = info?.current ?? '';
-      select.disabled = names.length < 2;
+      select.value =
+        info?.default && info.current === info.default ? DEFAULT_VALUE : (info?.current ?? '');
+      select.disabled = names.length < 2 && !(info?.default && info.current !== info.default);
       select.addEventListener('change', () => {
         this.pending = this._pick(role, select.value);
       });
@@ -81,16 +94,20 @@ export class ModelPickerBody extends Widget {
   }
 
   private async _pick(role: Role, name: string): Promise<void> {
-    const body = pickBody(role, name);
+    const toDefault = name === DEFAULT_VALUE;
+    const body = toDefault ? defaultBody(role) : pickBody(role, name);
     if (!body) {
       return;
     }
-    this._say(`Switching to ${name}…`);
+    this._say(toDefault ? 'Going back to the server default…' : `Switching to ${name}…`);
     try {
       const roles = await this._client.pickModels(body);
       const current = roles[role]?.current ?? name;
-      this._say(`${role === 'complete' ? 'Completions' : 'Chat'} now use ${current}.`);
-      await this._onPicked(role, current);
+      this._say(
+        `${role === 'complete' ? 'Completions now use' : 'Chat now uses'} ${current}` +
+          (toDefault ? ' (the server default).' : '.')
+      );
+      await this._onPicked(role, toDefault ? null : current);
     } catch (err) {
       this._say(`Not switched: ${(err as Error).message ?? err}`, true);
     }

@@ -30,13 +30,13 @@ export async function syncStoredModels(
     }
     try {
       await client.pickModels({ [role]: name });
-      sent[role] = name;
+      sent[role] = name ?? '';
       changed = true;
     } catch (err) {
       if (err instanceof TwinHttpError && err.status === 400) {
-        sent[role] = name; // refused: not asked again until the setting changes
+        sent[role] = name ?? ''; // refused: not asked again until the setting changes
       }
-      notices.push(refusedNotice(role, name, (err as Error).message ?? String(err)));
+      notices.push(refusedNotice(role, name ?? 'server default', (err as Error).message ?? String(err)));
     }
   }
   return { changed, notice: notices.join('\n') };

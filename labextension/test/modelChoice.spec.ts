@@ -1,5 +1,6 @@
 import {
   choicesToSend,
+  defaultBody,
   modelLabel,
   modelTooltip,
   pickBody,
@@ -71,6 +72,10 @@ describe('pickBody', () => {
   });
 });
 
+it('defaultBody sends the role as null', () => {
+  expect(defaultBody('chat')).toEqual({ chat: null });
+});
+
 describe('choicesToSend', () => {
   it('sends each stored name once; empty and non-string settings are the server’s choice', () => {
     expect(choicesToSend({ completionModel: '', chatModel: '' }, {})).toEqual({});
@@ -84,6 +89,15 @@ describe('choicesToSend', () => {
     expect(choicesToSend({ completionModel: 'c.gguf' }, { complete: 'a.gguf' })).toEqual({
       complete: 'c.gguf'
     });
+  });
+
+  it('a setting cleared after a name was sent goes back to the server default (null), once', () => {
+    expect(choicesToSend({ completionModel: '', chatModel: 'b' }, { complete: 'a.gguf', chat: 'b' })).toEqual({
+      complete: null
+    });
+    // '' is what was sent for the default: nothing more to send
+    expect(choicesToSend({ completionModel: '' }, { complete: '' })).toEqual({});
+    expect(choicesToSend({ completionModel: 7 }, { complete: 'a.gguf' })).toEqual({ complete: null });
   });
 });
 

@@ -41,6 +41,22 @@ describe('syncStoredModels', () => {
     expect(again).toEqual({ changed: false, notice: '' });
   });
 
+  it('a cleared setting sends the role back to the server default, once', async () => {
+    const posted: object[] = [];
+    const sent = { complete: 'a.gguf' };
+    const c = {
+      pickModels: async (choices: object) => {
+        posted.push(choices);
+        return {};
+      }
+    } as unknown as TwinClient;
+    expect(await syncStoredModels(c, { completionModel: '' }, sent)).toEqual({ changed: true, notice: '' });
+    expect(posted).toEqual([{ complete: null }]);
+    expect(sent).toEqual({ complete: '' });
+    expect(await syncStoredModels(c, { completionModel: '' }, sent)).toEqual({ changed: false, notice: '' });
+    expect(posted.length).toBe(1);
+  });
+
   it('a server that cannot be reached is said, and asked again next time', async () => {
     const sent = {};
     const c = {

@@ -79,3 +79,20 @@ async def test_a_bad_body_is_a_clear_400(jp_fetch: Any, service: Any) -> None:
         with pytest.raises(HTTPClientError) as info:
             await _pick(jp_fetch, body)
         assert info.value.code == 400
+
+
+@on_server_loop
+async def test_null_goes_back_to_the_configured_model(jp_fetch: Any, service: Any, alias: str) -> None:
+    """The picker's "server default" and a cleared setting: the role is served by the
+    model the server was configured with again, from the next request on."""
+    roles = (await _models(jp_fetch))["roles"]
+    configured = roles["complete"]["current"]
+    assert roles["complete"]["default"] == configured and roles["chat"]["default"] == configured
+    await _pick(jp_fetch, {"complete": alias, "chat": alias})
+    r = await _pick(jp_fetch, {"complete": None})
+    back = json.loads(r.body)["roles"]
+    assert back["complete"]["current"] == configured and back["complete"]["default"] == configured
+    assert back["chat"]["current"] == alias  # only the role named goes back
+    status = json.loads((await jp_fetch("jupyter-twin", "status")).body)
+    assert status["roles"]["complete"]["model"] == configured
+    assert service.twin().backend.model != alias

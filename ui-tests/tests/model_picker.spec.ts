@@ -60,9 +60,55 @@ async function completeOnce(page: IJupyterLabPageFixture): Promise<void> {
   await expect(page.locator('.jp-GhostText')).toBeVisible({ timeout: 60000 });
 }
 
-// the server outlives each test: every test leaves both roles on the demo model
+// the server outlives each test: every test leaves both roles on the server's default
 test.afterEach(async ({ request }) => {
-  await request.post('/jupyter-twin/models', { data: { complete: DEMO, chat: DEMO } });
+  await request.post('/jupyter-twin/models', { data: { complete: null, chat: null } });
+});
+
+async function setStored(page: IJupyterLabPageFixture, key: string, value: string): Promise<void> {
+  await page.evaluate(
+    async ([plugin, name, v]) => {
+      const registry = await (window as any).galata.getPlugin('@jupyterlab/apputils-extension:settings');
+      const settings = await registry.load(plugin);
+      await settings.set(name, v);
+    },
+    [PLUGIN, key, value]
+  );
+}
+
+/** Pick a model for a role in the status bar's picker; the dialog is left open. */
+async function pick(page: IJupyterLabPageFixture, role: string, value: string, said: string) {
+  await page.locator('#jupyter-twin-status').click();
+  const dialog = page.locator('.jp-twin-model-dialog');
+  await expect(dialog).toBeVisible();
+  await dialog.locator(`select[data-role="${role}"]`).selectOption(value);
+  await expect(dialog.locator('.jp-twin-model-picker-message')).toHaveText(said);
+  await dialog.locator('.jp-Dialog-button', { hasText: 'Close' }).click();
+  await expect(dialog).toHaveCount(0);
+}
+
+test('"server default" in the picker undoes a pick, with no restart', async ({ page, request }) => {
+  await expect(page.locator('#jupyter-twin-status')).toHaveAttribute('data-reachable', 'true');
+  await pick(page, 'complete', ALIAS, `Completions now use ${ALIAS}.`);
+  expect((await twinStatus(request)).roles.complete.model).toBe(ALIAS);
+  await expect.poll(() => stored(page, 'completionModel')).toBe(ALIAS);
+  await pick(page, 'complete', '', `Completions now use ${DEMO} (the server default).`);
+  expect((await twinStatus(request)).roles.complete.model).toBe(DEMO);
+  await expect.poll(() => stored(page, 'completionModel')).toBe('');
+  await expect(page.locator('#jupyter-twin-status')).not.toContainText('jupyter-twin-ui-alias');
+});
+
+test('clearing the stored choice in the settings goes back to the server default', async ({
+  page,
+  request
+}) => {
+  await expect(page.locator('#jupyter-twin-status')).toHaveAttribute('data-reachable', 'true');
+  await pick(page, 'chat', ALIAS, `Chat now uses ${ALIAS}.`);
+  expect((await twinStatus(request)).roles.chat.model).toBe(ALIAS);
+  await expect.poll(() => stored(page, 'chatModel')).toBe(ALIAS); // the picker saved it
+  await setStored(page, 'chatModel', '');
+  await expect.poll(async () => (await twinStatus(request)).roles.chat.model).toBe(DEMO);
+  expect((await twinStatus(request)).roles.complete.model).toBe(DEMO);
 });
 
 test('pick a completion model in the status bar: the next completion is served by it', async ({
@@ -79,9 +125,9 @@ test('pick a completion model in the status bar: the next completion is served b
   const dialog = page.locator('.jp-twin-model-dialog');
   await expect(dialog).toBeVisible();
   const select = dialog.locator('select[data-role="complete"]');
-  await expect(select.locator('option')).toHaveText([DEMO, ALIAS]);
-  await expect(select).toHaveValue(DEMO);
-  await expect(dialog.locator('select[data-role="chat"]')).toHaveValue(DEMO);
+  await expect(select.locator('option')).toHaveText([`server default (${DEMO})`, DEMO, ALIAS]);
+  await expect(select).toHaveValue(''); // the server's own choice
+  await expect(dialog.locator('select[data-role="chat"]')).toHaveValue('');
   await select.selectOption(ALIAS);
   await expect(dialog.locator('.jp-twin-model-picker-message')).toHaveText(
     `Completions now use ${ALIAS}.`

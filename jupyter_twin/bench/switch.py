@@ -12,7 +12,10 @@ running Jupyter server with `--server` (then the server's warm-up endpoint, comp
 cache and cancellation count too).
 
 Per strategy it reports: the time from the first keystroke at a new cell to the first
-suggestion shown there (median, p95), the latency of the requests that finished, the
+request that ends there ("first", median, p95; its text may be empty), and to the first
+ghost text shown there ("shown": the first non-empty cleaned text, streamed or final, of a
+request not yet superseded: what the user sees first, since ghost text grows as the model
+writes), the latency of the requests that finished, the
 prompt tokens evaluated per request (the embedded model's counters), cache hits, and the
 generated tokens thrown away by cancelled requests.
 """
@@ -24,7 +27,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Protocol
+from typing import Any, Callable, Iterable, Protocol
 
 from ..cells import to_cells
 from .scoring import median, percentile
@@ -46,6 +49,10 @@ STRATEGIES = {
 }
 
 
+#: called with the cleaned text so far at each streamed update (what ghost text shows)
+OnText = Callable[[str], None]
+
+
 @dataclass
 class Answer:
     text: str
@@ -56,7 +63,8 @@ class Answer:
 class Client(Protocol):
     async def warm(self, cells: list[dict[str, Any]], index: int, cursor: int) -> None: ...
 
-    async def complete(self, cells: list[dict[str, Any]], index: int, cursor: int, counter: list[int]) -> Answer: ...
+    async def complete(self, cells: list[dict[str, Any]], index: int, cursor: int, counter: list[int],
+                       on_text: OnText | None = None) -> Answer: ...
 
     def counters(self) -> dict[str, int]: ...
 
@@ -73,12 +81,17 @@ class EngineClient:
     async def warm(self, cells: list[dict[str, Any]], index: int, cursor: int) -> None:
         await asyncio.to_thread(self.twin.warm, cells, index, cursor, strategy=self.strategy.context)
 
-    async def complete(self, cells: list[dict[str, Any]], index: int, cursor: int, counter: list[int]) -> Answer:
+    async def complete(self, cells: list[dict[str, Any]], index: int, cursor: int, counter: list[int],
+                       on_text: OnText | None = None) -> Answer:
         stream = await asyncio.to_thread(self.twin.stream_complete, cells, index, cursor, strategy=self.strategy.context)
         # `async for` over a TaskStream cancels it, down to the model, when this task is
         # cancelled (the next keystroke): as the server does when the browser aborts
         async for _ in stream:
             counter[0] += 1
+            if on_text is not None:
+                on_text(stream.partial())
+        if on_text is not None:
+            on_text(stream.result())
         return Answer(stream.result(), bool(getattr(stream, "cached", False)), counter[0])
 
     def counters(self) -> dict[str, int]:
@@ -110,7 +123,8 @@ class ServerClient:
     async def warm(self, cells: list[dict[str, Any]], index: int, cursor: int) -> None:
         await self.http.post(self.base + "/warm", json=self._body(cells, index, cursor))
 
-    async def complete(self, cells: list[dict[str, Any]], index: int, cursor: int, counter: list[int]) -> Answer:
+    async def complete(self, cells: list[dict[str, Any]], index: int, cursor: int, counter: list[int],
+                       on_text: OnText | None = None) -> Answer:
         if self.strategy.context == "cell":
             cells = [cells[index]]
             index = 0
@@ -124,6 +138,8 @@ class ServerClient:
                     counter[0] += 1
                 if event.get("done"):
                     text = event.get("text") or ""
+                if on_text is not None and isinstance(event.get("text"), str):
+                    on_text(event["text"])  # the cleaned text so far, or the final one
                 if event.get("error"):
                     raise RuntimeError(event["error"])
         return Answer(text, False, counter[0])
@@ -148,6 +164,8 @@ class CellRun:
     notebook: str
     cell: int
     first_suggestion: float | None
+    #: seconds from the first keystroke to the first non-empty ghost text shown
+    first_shown: float | None = None
     latencies: list[float] = field(default_factory=list)
     requests: int = 0
     cancelled: int = 0
@@ -209,6 +227,10 @@ async def write_cell(client: Client, name: str, nb_cells: list[dict[str, Any]], 
         if run.first_suggestion is None:
             run.first_suggestion = at - t0
 
+    def shown(text: str) -> None:
+        if run.first_shown is None and text.strip():
+            run.first_shown = loop.time() - t0
+
     for i in range(len(line)):
         typed = line[: i + 1]
         if pending is not None and not pending.done():
@@ -222,7 +244,8 @@ async def write_cell(client: Client, name: str, nb_cells: list[dict[str, Any]], 
         counter = [0]
         run.requests += 1
         started_at = loop.time()
-        pending = asyncio.create_task(client.complete(notebook(" " * indent + typed), j, indent + len(typed), counter))
+        pending = asyncio.create_task(client.complete(notebook(" " * indent + typed), j, indent + len(typed), counter,
+                                                      shown))
         next_at = t0 + (i + 1) * interval
         done, _ = await asyncio.wait({pending}, timeout=max(0.0, next_at - loop.time()))
         if done:
@@ -303,6 +326,7 @@ async def run_strategy(client: Client, notebooks: list[tuple[str, list[dict[str,
 def summarise(strategy: str, runs: list[CellRun], counters: dict[str, int],
               revisits: list[float] | None = None) -> dict[str, Any]:
     firsts = [r.first_suggestion for r in runs if r.first_suggestion is not None]
+    shown = [r.first_shown for r in runs if r.first_shown is not None]
     latencies = [v for r in runs for v in r.latencies]
     requests = sum(r.requests for r in runs)
     deltas = sum(r.deltas for r in runs)
@@ -315,6 +339,9 @@ def summarise(strategy: str, runs: list[CellRun], counters: dict[str, int],
         "first_median": median(firsts) if firsts else None,
         "first_p95": percentile(firsts, 0.95) if firsts else None,
         "no_suggestion": sum(r.first_suggestion is None for r in runs),
+        "shown_median": median(shown) if shown else None,
+        "shown_p95": percentile(shown, 0.95) if shown else None,
+        "nothing_shown": sum(r.first_shown is None for r in runs),
         "keystroke_median": median(latencies) if latencies else None,
         "keystroke_p95": percentile(latencies, 0.95) if latencies else None,
         "requests": requests,
@@ -334,12 +361,14 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     def f(v: Any, fmt: str = "{:.3f}") -> str:
         return "-" if v is None else fmt.format(v)
 
-    head = (f"{'strategy':<22}{'cells':>6}{'first med':>10}{'first p95':>10}{'key med':>9}{'key p95':>9}"
+    head = (f"{'strategy':<22}{'cells':>6}{'first med':>10}{'first p95':>10}{'shown med':>10}{'shown p95':>10}"
+            f"{'key med':>9}{'key p95':>9}"
             f"{'req':>6}{'hits':>6}{'gens':>6}{'prompt/gen':>11}{'thrown':>8}{'revisit':>9}")
     lines = [head, "-" * len(head)]
     for r in rows:
         lines.append(
             f"{r['strategy']:<22}{r['cells']:>6}{f(r['first_median']):>10}{f(r['first_p95']):>10}"
+            f"{f(r.get('shown_median')):>10}{f(r.get('shown_p95')):>10}"
             f"{f(r['keystroke_median']):>9}{f(r['keystroke_p95']):>9}{r['requests']:>6}{r['cache_hits']:>6}"
             f"{r['generations']:>6}{f(r['prompt_tokens_per_generation'], '{:.0f}'):>11}{f(r['tokens_thrown_share'], '{:.1%}'):>8}"
             f"{f(r.get('revisit_median')):>9}"
@@ -424,6 +453,10 @@ def command() -> Any:
         if "notebook" in by and "cell" in by and by["cell"]["first_median"]:
             ratio = (by["notebook"]["first_median"] or 0) / by["cell"]["first_median"]
             click.echo(f"first suggestion at a new cell, notebook / cell (medians): {ratio:.2f}")
+        if "notebook" in by and "cell" in by and by["cell"].get("shown_median"):
+            ratio = (by["notebook"].get("shown_median") or 0) / by["cell"]["shown_median"]
+            click.echo(f"first ghost text shown at a new cell, notebook / cell (medians): {ratio:.2f}"
+                       f" (cells with none: {by['notebook']['nothing_shown']} / {by['cell']['nothing_shown']})")
         if json_out:
             json_out.write_text(json.dumps({"rows": rows, "runs": {k: [r.__dict__ for r in v] for k, v in all_runs.items()}},
                                            indent=1))

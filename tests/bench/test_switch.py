@@ -35,10 +35,18 @@ def test_bench_switch_prints_and_writes_json(tmp_path, model_path):
     )
     assert run.returncode == 0, run.stderr
     assert "first suggestion at a new cell, notebook / cell (medians):" in run.stdout
-    rows = {r["strategy"]: r for r in json.loads(out.read_text())["rows"]}
+    data = json.loads(out.read_text())
+    rows = {r["strategy"]: r for r in data["rows"]}
     assert set(rows) == {"notebook", "cell"}
     for row in rows.values():
         assert row["cells"] == 2 and row["requests"] > 0
         assert row["first_median"] is not None and row["revisit_median"] is not None
     # the embedded model's counters: generations were made and prompt tokens counted
     assert rows["notebook"]["generations"] > 0 and rows["notebook"]["prompt_tokens_per_generation"] is not None
+    # the first ghost text shown: a time for each cell where a non-empty text came, none
+    # for the others, and the medians made from them
+    for name, runs in data["runs"].items():
+        shown = [r["first_shown"] for r in runs if r["first_shown"] is not None]
+        assert all(v >= 0 for v in shown)
+        assert rows[name]["nothing_shown"] == len(runs) - len(shown)
+        assert (rows[name]["shown_median"] is None) == (not shown)

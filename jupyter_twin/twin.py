@@ -309,6 +309,7 @@ class Twin:
             max_tokens=max_tokens,
             stop=stop,
             temperature=self.settings.temperature,
+            heal=heal,
         )
         return ctx, request, heal
 

@@ -23,6 +23,10 @@ class FimRequest:
     max_tokens: int
     stop: Sequence[str] = ()
     temperature: float = 0.0
+    #: token healing: the half-typed word cut from the prefix, which the answer must start
+    #: with. A backend that can constrain sampling (embedded) holds the first tokens to
+    #: it; the others leave the model free, and the engine drops answers that do not.
+    heal: str = ""
 
     @property
     def raw_prompt(self) -> str:

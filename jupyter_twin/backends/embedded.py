@@ -175,6 +175,8 @@ class EmbeddedBackend(Backend):
         }
         body = {"role": "complete", "kind": "completion", "kwargs": kwargs,
                 "stop_ids": sorted(self._stop_ids(stops)), "cache_reuse": self.settings.cache_reuse}
+        if request.heal:
+            body["heal"] = request.heal
         return ProcessStream(self.process, body, deadline=self.settings.request_timeout)
 
     def warm(self, request: FimRequest) -> BackendStream:

@@ -15,7 +15,8 @@ Protocol (every request carries `Authorization: Bearer <token>` from the runtime
   POST /hello  {"pid"}      a front door registers; the worker exits when all are gone
   POST /tokenize {"text"}   token ids; POST /count {"texts"}: exact counts (no lock:
                             the vocabulary is read-only, so a generation never waits)
-  POST /generate {"role", "kind", "kwargs", "stop_ids"}
+  POST /generate {"role", "kind", "kwargs", "stop_ids", "cache_reuse", "heal"}
+       ("heal": a completion's first tokens must write this half-typed word; healing.py)
        NDJSON: {"t": text} per token, {"k": 1} keep-alive every 0.25 s while the model
        is busy (the client treats 1.5 s of silence as a hung process), then
        {"done": reason, "prompt_tokens", "reused_tokens", "shifted_tokens", "prompt_ms"}
@@ -46,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from ..families import FAMILIES
+from .healing import HealConstraint, Vocabulary
 from .runtime import write_private_json
 
 KEEPALIVE_S = 0.25
@@ -115,6 +117,10 @@ class Worker:
         self._roles_lock = threading.Lock()
         self.role("complete")  # load now: the process is ready when the model is
         self.special = self._special_tokens()
+        # every token's text, for token healing's constraint (healing.py): about 0.3 s for
+        # 150k tokens, once, rather than in the first healed request
+        llm = self.role("complete").llm
+        self.vocab = Vocabulary.from_model(llm.n_vocab(), lambda i: llm.detokenize([i]))
         self._first_decode()
         self.last_request = time.monotonic()
         self.clients: set[int] = set()
@@ -238,8 +244,10 @@ class Generation:
     send keep-alives and notice a client that went away while the model is busy."""
 
     def __init__(self, worker: Worker, role: Role, kind: str, kwargs: dict[str, Any], stop_ids: set[int],
-                 cache_reuse: int = 0) -> None:
+                 cache_reuse: int = 0, heal: str = "") -> None:
         self.worker = worker
+        #: the half-typed word the completion must start with (token healing)
+        self.heal = heal
         self.cache_reuse = cache_reuse
         self.role = role
         self.kind = kind
@@ -304,6 +312,9 @@ class Generation:
                 criteria = lc.StoppingCriteriaList([self._should_stop])
                 # the token ids themselves: create_completion finds them all in the cache
                 kwargs = {**self.kwargs, "prompt": prompt_ids}
+                if self.heal:
+                    kwargs["logits_processor"] = lc.LogitsProcessorList(
+                        [HealConstraint(self.worker.vocab, self.heal.encode("utf-8"))])
                 gen = llm.create_completion(stream=True, stopping_criteria=criteria, **kwargs)
             first = True
             try:
@@ -449,8 +460,10 @@ class Handler(BaseHTTPRequestHandler):
         kwargs = body.get("kwargs") or {}
         reuse = body.get("cache_reuse", CACHE_REUSE_MIN)
         min_run = reuse if isinstance(reuse, int) and not isinstance(reuse, bool) and reuse >= 0 else CACHE_REUSE_MIN
+        heal = body.get("heal")
+        heal = heal[:64] if isinstance(heal, str) and kind == "completion" else ""
         gen = Generation(w, w.role(role_name), kind, kwargs, {int(i) for i in body.get("stop_ids") or []},
-                         cache_reuse=min_run)
+                         cache_reuse=min_run, heal=heal)
         self.send_response(200)
         self.send_header("Content-Type", "application/x-ndjson")
         self.send_header("Connection", "close")

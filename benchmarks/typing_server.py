@@ -272,20 +272,22 @@ def main() -> int:
         "max_tokens_complete": 64,
     }
     results = []
-    with JupyterServer(settings) as server:
-        # warm the model and the prompt cache with the notebook, as a user who opened it
-        base = notebook()
-        httpx.post(f"{server.url}/jupyter-twin/complete", headers=server.headers, timeout=300,
-                   json={"cells": base, "index": ACTIVE, "cursor": len(HEADER), "editor_id": "warm"})
-        for debounce in debounces:
-            for seed in seeds:
+    for debounce in debounces:
+        for seed in seeds:
+            # a server of its own per run: the same text typed again would otherwise be
+            # answered by the completion cache of the run before (no generation at all)
+            with JupyterServer(settings) as server:
+                # warm the model and the prompt cache with the notebook, as a user who opened it
+                base = notebook()
+                httpx.post(f"{server.url}/jupyter-twin/complete", headers=server.headers, timeout=300,
+                           json={"cells": base, "index": ACTIVE, "cursor": len(HEADER), "editor_id": "warm"})
                 r = asyncio.run(run_once(server, debounce, seed, args.chars, args.seconds))
-                r["seed"] = seed
-                results.append(r)
-                print(f"debounce {r['debounce_ms']:>3} ms seed {seed}: {r['requests']:>3} requests "
-                      f"{r['request_states']}, max concurrent {r['max_concurrent_sampled']} "
-                      f"(backend max_active {r['backend_max_active']}), tokens {r['backend_tokens']}, "
-                      f"thrown away {r['thrown_away_share']:.1%}", file=sys.stderr)
+            r["seed"] = seed
+            results.append(r)
+            print(f"debounce {r['debounce_ms']:>3} ms seed {seed}: {r['requests']:>3} requests "
+                  f"{r['request_states']}, max concurrent {r['max_concurrent_sampled']} "
+                  f"(backend max_active {r['backend_max_active']}), tokens {r['backend_tokens']}, "
+                  f"thrown away {r['thrown_away_share']:.1%}", file=sys.stderr)
     print(f"\nSimulated typing: {args.chars} characters in {args.seconds:.0f} s into cell {ACTIVE + 1} "
           f"of a 30-cell notebook, embedded Qwen2.5-Coder-0.5B through the server extension\n")
     print("tokens: generated, by the backend's own counter. kept: tokens of suggestions that")

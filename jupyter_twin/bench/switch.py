@@ -384,14 +384,16 @@ def plot(rows: list[dict[str, Any]], runs: dict[str, list[CellRun]], path: Path)
         import matplotlib.pyplot as plt
     except ImportError:
         return False
-    fig, ax = plt.subplots(figsize=(8, 4))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
     names = list(runs)
-    data = [[r.first_suggestion for r in runs[n] if r.first_suggestion is not None] or [0.0] for n in names]
-    ax.boxplot(data, showfliers=True)
-    ax.set_xticks(range(1, len(names) + 1), names)  # `labels=` is gone from boxplot in matplotlib 3.9
-    ax.set_ylabel("seconds from the first keystroke to the first suggestion")
-    ax.set_title("First suggestion at a new cell")
-    plt.setp(ax.get_xticklabels(), rotation=15)
+    for ax, attr, title in ((axes[0], "first_shown", "First ghost text shown at a new cell"),
+                            (axes[1], "first_suggestion", "First request ended (its text may be empty)")):
+        data = [[getattr(r, attr) for r in runs[n] if getattr(r, attr) is not None] or [0.0] for n in names]
+        ax.boxplot(data, showfliers=True)
+        ax.set_xticks(range(1, len(names) + 1), names)  # `labels=` is gone from boxplot in matplotlib 3.9
+        ax.set_title(title, fontsize=10)
+        plt.setp(ax.get_xticklabels(), rotation=15)
+    axes[0].set_ylabel("seconds from the first keystroke at the cell")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -198,9 +198,9 @@ class Twin:
         browser): ModelNotFound otherwise. `listed_only=False` is for the user's own
         kernel (the magics), where any name the backend can load is the user's choice.
         `name=None` goes back to the configured model (a picker's "server default")."""
-        field_name = "completion_model" if role == "complete" else "chat_model"
         if role not in ("complete", "chat"):
             raise ValueError(f"role must be 'complete' or 'chat', not {role!r}")
+        field_name = "completion_model" if role == "complete" else "chat_model"
         if name is None:
             value = getattr(self._configured, field_name)
         else:

@@ -67,14 +67,20 @@ class HealConstraint:
         self.vocab = vocab
         self.heal = heal
         self._prompt_len: int | None = None
+        # once the word is written the processor is called for every later token too:
+        # then it returns at once rather than join the tokens again
+        self._released = False
 
     def rest(self, input_ids: Sequence[int]) -> bytes:
         """What of `heal` the generated tokens have not written yet (b'' once they have,
         or if they went elsewhere: then nothing is held)."""
+        if self._released:
+            return b""
         if self._prompt_len is None:
             self._prompt_len = len(input_ids)
         written = b"".join(self.vocab.pieces[int(i)] for i in input_ids[self._prompt_len:])
         if len(written) >= len(self.heal) or not self.heal.startswith(written):
+            self._released = True
             return b""
         return self.heal[len(written):]
 

@@ -44,7 +44,8 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from concurrent.futures import Future
+from typing import Any, Callable, TypeVar
 
 from ..families import FAMILIES
 from .healing import HealConstraint, Vocabulary
@@ -58,6 +59,7 @@ EVAL_CHUNK = 64
 # closing, so that the counters tell an early finish from a user's cancel
 FINISHED = b"F"
 _END = object()
+T = TypeVar("T")
 # the shortest run of cached tokens worth moving into place rather than evaluating again,
 # when a request does not say (the `cache_reuse` setting; llama.cpp server's --cache-reuse;
 # llama.vim asks for 256 with its 64-line chunks, our unit is a notebook cell, often 50 to
@@ -95,12 +97,47 @@ class Stats:
             return dict(self.values)
 
 
-class Role:
-    """One llama.cpp context on the shared weights, used by one request at a time."""
+class ModelThread:
+    """One thread that makes every llama.cpp call of one model context, for the life of
+    the process.
 
-    def __init__(self, name: str, llm: Any) -> None:
+    Why: llama.cpp runs each token's graph on an OpenMP team led by the calling thread.
+    libgomp keeps a team per leading thread, and once more threads are parked in teams than
+    there are cores it stops spinning and sleeps between regions. With the first decode on
+    the main thread and each generation on a new thread, every token woke sleeping threads:
+    57 ms a token against 36 ms with one leading thread (the 0.5B model on 2 cores, measured
+    by scripts in docs/benchmarks.md). So the calls of a role all come from this thread."""
+
+    def __init__(self, name: str) -> None:
+        self._jobs: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]]] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            fn, future = self._jobs.get()
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(fn())
+            except BaseException as exc:  # handed to the caller, which decides
+                future.set_exception(exc)
+
+    def call(self, fn: Callable[[], T]) -> T:
+        """Run `fn` on the model thread and wait for its result (or its exception)."""
+        future: Future[T] = Future()
+        self._jobs.put((fn, future))
+        return future.result()
+
+
+class Role:
+    """One llama.cpp context on the shared weights, used by one request at a time, and
+    called from its own model thread only."""
+
+    def __init__(self, name: str, load: Callable[[], Any]) -> None:
         self.name = name
-        self.llm = llm
+        self.thread = ModelThread(f"twin-model-{name}")
+        self.llm = self.thread.call(load)
         self.lock = threading.Lock()
         self.stats = Stats()
 
@@ -135,16 +172,16 @@ class Worker:
         """Evaluate one token before saying "ready": a llama.cpp build that dies at its
         first decode (the AMX path on some Xeons) then dies while starting, which is
         reported with the doctor hint and not restarted in a loop."""
-        llm = self.role("complete").llm
-        llm.eval(self.tokenize("def first(xs):\n    return xs[0] if xs else None\n" * 2))
-        llm.reset()
+        role = self.role("complete")
+        ids = self.tokenize("def first(xs):\n    return xs[0] if xs else None\n" * 2)
+        role.thread.call(lambda: (role.llm.eval(ids), role.llm.reset()))
 
     def role(self, name: str) -> Role:
         with self._roles_lock:
             if name not in self._roles:
                 # a second context over the same file: llama.cpp mmaps the weights, so the
                 # pages are shared and only the KV cache is new (about 50 MB for the 0.5B model)
-                self._roles[name] = Role(name, self._load())
+                self._roles[name] = Role(name, self._load)
             return self._roles[name]
 
     def tokenize(self, text: str) -> list[int]:
@@ -240,8 +277,9 @@ def reuse_cache(llm: Any, prompt_ids: list[int], min_run: int) -> tuple[int, int
 
 
 class Generation:
-    """One streamed generation, run on a thread of its own so that the request thread can
-    send keep-alives and notice a client that went away while the model is busy."""
+    """One streamed generation, waited for on a thread of its own so that the request
+    thread can send keep-alives and notice a client that went away while the model is busy.
+    That thread waits for the role, then hands the model work to the role's ModelThread."""
 
     def __init__(self, worker: Worker, role: Role, kind: str, kwargs: dict[str, Any], stop_ids: set[int],
                  cache_reuse: int = 0, heal: str = "") -> None:
@@ -268,9 +306,14 @@ class Generation:
             if self.stop.is_set():
                 self.events.put(_END)
                 return
-        if self.kind == "eval":
-            self._evaluate()
-            return
+        try:
+            role.thread.call(self._evaluate if self.kind == "eval" else self._complete)
+        finally:
+            role.lock.release()
+            self.events.put(_END)
+
+    def _complete(self) -> None:
+        role = self.role
         outcome = "completed"
         role.stats.begin()
         info: dict[str, Any] = {}
@@ -343,10 +386,8 @@ class Generation:
             self.events.put({"error": f"the model failed: {type(exc).__name__}: {exc}"})
         finally:
             role.stats.end(outcome)
-            role.lock.release()
             info["outcome"] = outcome
             self.events.put({"done": info.get("finish_reason") or outcome, **info})
-            self.events.put(_END)
 
 
     def _evaluate(self) -> None:
@@ -380,10 +421,8 @@ class Generation:
             outcome = "failed"
             self.events.put({"error": f"the model failed: {type(exc).__name__}: {exc}"})
         finally:
-            role.lock.release()
             info["outcome"] = outcome
             self.events.put({"done": outcome, **info})
-            self.events.put(_END)
 
 
 class Handler(BaseHTTPRequestHandler):

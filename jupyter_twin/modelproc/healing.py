@@ -94,3 +94,27 @@ class HealConstraint:
         held = np.full_like(scores, -np.inf)
         held[allowed] = scores[allowed]
         return held
+
+
+def split_heal(vocab: Vocabulary, heal_ids: Sequence[int], heal: bytes) -> tuple[list[int], bytes]:
+    """The typed word's tokens but its last, to go after the prompt as if the model had
+    written them, and the bytes left for HealConstraint to hold the next token to.
+
+    Why: held whole, the word is written again one sampled token at a time (37 ms a token
+    on 2 cores) before anything new shows; typing `gdp_ye` cost four tokens, longer than
+    the 150 ms between keys, so mid-word no suggestion showed until the word ended. Given
+    as prompt, the typed part is evaluated in one batch, and only the last token, where
+    the tokenizer cut the word where the model might not, is left to the model (classic
+    token healing backs up one token). The forced part is cut back until it is whole UTF-8
+    text, since it is sent on as the stream's first text."""
+    ids = list(heal_ids)
+    for n in range(len(ids) - 1, 0, -1):
+        written = b"".join(vocab.pieces[int(i)] for i in ids[:n])
+        if not written or not heal.startswith(written) or len(written) >= len(heal):
+            continue
+        try:
+            written.decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        return ids[:n], heal[len(written):]
+    return [], heal

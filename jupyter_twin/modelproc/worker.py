@@ -16,7 +16,8 @@ Protocol (every request carries `Authorization: Bearer <token>` from the runtime
   POST /tokenize {"text"}   token ids; POST /count {"texts"}: exact counts (no lock:
                             the vocabulary is read-only, so a generation never waits)
   POST /generate {"role", "kind", "kwargs", "stop_ids", "cache_reuse", "heal"}
-       ("heal": a completion's first tokens must write this half-typed word; healing.py)
+       ("heal": a completion's first tokens must write this half-typed word; healing.py:
+       all its tokens but the last go in as prompt, and are streamed first as one text)
        NDJSON: {"t": text} per token, {"k": 1} keep-alive every 0.25 s while the model
        is busy (the client treats 1.5 s of silence as a hung process), then
        {"done": reason, "prompt_tokens", "reused_tokens", "shifted_tokens", "prompt_ms"}
@@ -48,7 +49,7 @@ from concurrent.futures import Future
 from typing import Any, Callable, TypeVar
 
 from ..families import FAMILIES
-from .healing import HealConstraint, Vocabulary
+from .healing import HealConstraint, Vocabulary, split_heal
 from .runtime import write_private_json
 
 KEEPALIVE_S = 0.25
@@ -328,6 +329,13 @@ class Generation:
                 gen = llm.create_chat_completion(stream=True, **self.kwargs)
             else:
                 prompt_ids = llm.tokenize(self.kwargs["prompt"].encode("utf-8"), add_bos=False, special=True)
+                heal = self.heal.encode("utf-8")
+                forced: list[int] = []
+                if heal:
+                    # the typed word but its last token goes in as prompt (healing.split_heal)
+                    forced, heal = split_heal(self.worker.vocab, llm.tokenize(heal, add_bos=False, special=False),
+                                              heal)
+                    prompt_ids += forced
                 reused, shifted = reuse_cache(llm, prompt_ids, self.cache_reuse)
                 info.update(prompt_tokens=len(prompt_ids), reused_tokens=reused, shifted_tokens=shifted)
                 role.stats.add("prompt_tokens", len(prompt_ids))
@@ -355,10 +363,12 @@ class Generation:
                 criteria = lc.StoppingCriteriaList([self._should_stop])
                 # the token ids themselves: create_completion finds them all in the cache
                 kwargs = {**self.kwargs, "prompt": prompt_ids}
-                if self.heal:
-                    kwargs["logits_processor"] = lc.LogitsProcessorList(
-                        [HealConstraint(self.worker.vocab, self.heal.encode("utf-8"))])
+                if heal:
+                    kwargs["logits_processor"] = lc.LogitsProcessorList([HealConstraint(self.worker.vocab, heal)])
                 gen = llm.create_completion(stream=True, stopping_criteria=criteria, **kwargs)
+                if forced:
+                    # the stream still starts with the whole typed word, as the engine expects
+                    self.events.put({"t": b"".join(self.worker.vocab.pieces[i] for i in forced).decode("utf-8")})
             first = True
             try:
                 for chunk in gen:

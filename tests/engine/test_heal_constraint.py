@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from jupyter_twin.modelproc.healing import HealConstraint, Vocabulary
+from jupyter_twin.modelproc.healing import HealConstraint, Vocabulary, split_heal
 
 PIECES = [b"", b"#", b"i", b"im", b"import", b"imp", b" pandas", b"in", b"x", b"\xc3", b"\xa9t\xc3\xa9", b"port"]
 
@@ -52,3 +52,16 @@ def test_no_token_fits_leaves_the_scores_alone() -> None:
     heal = HealConstraint(Vocabulary(PIECES), b"qq")
     scores = np.ones(len(PIECES), dtype=np.float32)
     assert np.array_equal(heal([1, 2], scores.copy()), scores)
+
+
+def test_the_typed_word_but_its_last_token_goes_in_as_prompt() -> None:
+    vocab = Vocabulary(PIECES)
+    # all the word's tokens but the last go in as prompt; the constraint holds the rest
+    assert split_heal(vocab, [2, 11], b"iport") == ([2], b"port")
+    assert split_heal(vocab, [3, 11], b"import") == ([3], b"port")
+    # one token: nothing forced, the constraint holds it all
+    assert split_heal(vocab, [5], b"imp") == ([], b"imp")
+    # a forced part that would end inside a UTF-8 character is cut back to whole text
+    assert split_heal(vocab, [8, 9, 10], b"x\xc3\xa9t\xc3\xa9") == ([8], b"\xc3\xa9t\xc3\xa9")
+    # tokens that do not spell the word (a tokenizer that normalised it): nothing forced
+    assert split_heal(vocab, [6, 8], b"px") == ([], b"px")

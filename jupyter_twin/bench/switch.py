@@ -15,7 +15,8 @@ Per strategy it reports: the time from the first keystroke at a new cell to the 
 request that ends there ("first", median, p95; its text may be empty), and to the first
 ghost text shown there ("shown": the first non-empty cleaned text, streamed or final, of a
 request not yet superseded: what the user sees first, since ghost text grows as the model
-writes), the latency of the requests that finished, the
+writes; "none" counts the cells where nothing was shown, which the medians count as
+slower than every other cell), the latency of the requests that finished, the
 prompt tokens evaluated per request (the embedded model's counters), cache hits, and the
 generated tokens thrown away by cancelled requests.
 """
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -323,10 +325,17 @@ async def run_strategy(client: Client, notebooks: list[tuple[str, list[dict[str,
     return runs, {k: after.get(k, 0) - before.get(k, 0) for k in after if isinstance(after.get(k), int)}
 
 
+def _finite(value: float) -> float | None:
+    """None for no cells, or a statistic that falls on a cell that got nothing."""
+    return value if math.isfinite(value) else None
+
+
 def summarise(strategy: str, runs: list[CellRun], counters: dict[str, int],
               revisits: list[float] | None = None) -> dict[str, Any]:
-    firsts = [r.first_suggestion for r in runs if r.first_suggestion is not None]
-    shown = [r.first_shown for r in runs if r.first_shown is not None]
+    # a cell where nothing came counts as slower than every other (not left out): the
+    # median is over all cells, and it is None only when half of them got nothing
+    firsts = [math.inf if r.first_suggestion is None else r.first_suggestion for r in runs]
+    shown = [math.inf if r.first_shown is None else r.first_shown for r in runs]
     latencies = [v for r in runs for v in r.latencies]
     requests = sum(r.requests for r in runs)
     deltas = sum(r.deltas for r in runs)
@@ -336,11 +345,11 @@ def summarise(strategy: str, runs: list[CellRun], counters: dict[str, int],
     return {
         "strategy": strategy,
         "cells": len(runs),
-        "first_median": median(firsts) if firsts else None,
-        "first_p95": percentile(firsts, 0.95) if firsts else None,
+        "first_median": _finite(median(firsts)),
+        "first_p95": _finite(percentile(firsts, 0.95)),
         "no_suggestion": sum(r.first_suggestion is None for r in runs),
-        "shown_median": median(shown) if shown else None,
-        "shown_p95": percentile(shown, 0.95) if shown else None,
+        "shown_median": _finite(median(shown)),
+        "shown_p95": _finite(percentile(shown, 0.95)),
         "nothing_shown": sum(r.first_shown is None for r in runs),
         "keystroke_median": median(latencies) if latencies else None,
         "keystroke_p95": percentile(latencies, 0.95) if latencies else None,
@@ -361,14 +370,14 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     def f(v: Any, fmt: str = "{:.3f}") -> str:
         return "-" if v is None else fmt.format(v)
 
-    head = (f"{'strategy':<22}{'cells':>6}{'first med':>10}{'first p95':>10}{'shown med':>10}{'shown p95':>10}"
+    head = (f"{'strategy':<22}{'cells':>6}{'first med':>10}{'first p95':>10}{'shown med':>10}{'shown p95':>10}{'none':>5}"
             f"{'key med':>9}{'key p95':>9}"
             f"{'req':>6}{'hits':>6}{'gens':>6}{'prompt/gen':>11}{'thrown':>8}{'revisit':>9}")
     lines = [head, "-" * len(head)]
     for r in rows:
         lines.append(
             f"{r['strategy']:<22}{r['cells']:>6}{f(r['first_median']):>10}{f(r['first_p95']):>10}"
-            f"{f(r.get('shown_median')):>10}{f(r.get('shown_p95')):>10}"
+            f"{f(r.get('shown_median')):>10}{f(r.get('shown_p95')):>10}{r.get('nothing_shown', 0):>5}"
             f"{f(r['keystroke_median']):>9}{f(r['keystroke_p95']):>9}{r['requests']:>6}{r['cache_hits']:>6}"
             f"{r['generations']:>6}{f(r['prompt_tokens_per_generation'], '{:.0f}'):>11}{f(r['tokens_thrown_share'], '{:.1%}'):>8}"
             f"{f(r.get('revisit_median')):>9}"
@@ -413,7 +422,8 @@ def command() -> Any:
     @click.option("--notebooks", "max_notebooks", type=int, default=2, show_default=True,
                   help="At most this many notebooks (the shared ones by default).")
     @click.option("--interval", type=float, default=0.15, show_default=True, help="Seconds between keystrokes.")
-    @click.option("--server", default=None, help="A running Jupyter server's URL: go through it like the front end.")
+    @click.option("--server", default=None,
+                  help="A running Jupyter server's URL: go through it like the front end (one --strategy a server).")
     @click.option("--token", default=None, envvar="JUPYTER_TOKEN", help="The server's token (or JUPYTER_TOKEN).")
     @click.option("--backend", default=None)
     @click.option("--model", "-m", default=None)
@@ -435,6 +445,10 @@ def command() -> Any:
         if not notebooks:
             raise click.UsageError("no readable notebooks in " + ", ".join(map(str, paths)))
         chosen = [STRATEGIES[s] for s in (strategies or STRATEGIES)]
+        if server and len(chosen) > 1:
+            # the server's completion cache outlives a strategy: the second would be
+            # answered with the first one's suggestions for the same text
+            raise click.UsageError("with --server, one --strategy per run, each on a freshly started server")
         rows, all_runs = [], {}
         for strategy in chosen:
             client: Any
@@ -452,12 +466,15 @@ def command() -> Any:
             rows.append(summarise(strategy.name, runs, counters, revisits))
         click.echo(format_table(rows))
         by = {r["strategy"]: r for r in rows}
-        if "notebook" in by and "cell" in by and by["cell"]["first_median"]:
-            ratio = (by["notebook"]["first_median"] or 0) / by["cell"]["first_median"]
-            click.echo(f"first suggestion at a new cell, notebook / cell (medians): {ratio:.2f}")
-        if "notebook" in by and "cell" in by and by["cell"].get("shown_median"):
-            ratio = (by["notebook"].get("shown_median") or 0) / by["cell"]["shown_median"]
-            click.echo(f"first ghost text shown at a new cell, notebook / cell (medians): {ratio:.2f}"
+
+        def ratio(key: str) -> str:
+            # "-" when the notebook's median is a cell that got nothing (see summarise)
+            a, b = by["notebook"].get(key), by["cell"].get(key)
+            return "-" if a is None or not b else f"{a / b:.2f}"
+
+        if "notebook" in by and "cell" in by:
+            click.echo(f"first suggestion at a new cell, notebook / cell (medians): {ratio('first_median')}")
+            click.echo(f"first ghost text shown at a new cell, notebook / cell (medians): {ratio('shown_median')}"
                        f" (cells with none: {by['notebook']['nothing_shown']} / {by['cell']['nothing_shown']})")
         if json_out:
             json_out.write_text(json.dumps({"rows": rows, "runs": {k: [r.__dict__ for r in v] for k, v in all_runs.items()}},

@@ -14,7 +14,7 @@ from ..families import detect_family
 from ..settings import DEFAULT_OLLAMA_MODEL, Settings
 from ..stream import BackendStream
 from .base import Backend, ChatRequest, FimRequest, ModelInfo
-from .http import SocketGrip, error_for_status, map_http_error, timeout
+from .http import SocketGrip, error_for_status, map_http_error, timeout, tls_context
 
 WHAT = "Ollama"
 
@@ -85,6 +85,7 @@ class OllamaBackend(Backend):
     def _client(self, grip: SocketGrip | None = None) -> ollama.Client:
         kwargs: dict[str, Any] = {
             "timeout": timeout(self.settings.connect_timeout, self.settings.first_token_timeout),
+            "verify": tls_context(),
         }
         if grip is not None:
             kwargs["event_hooks"] = grip.event_hooks()
@@ -170,7 +171,7 @@ class OllamaBackend(Backend):
 def ollama_answers(host: str, connect_timeout: float = 1.0) -> tuple[bool, str]:
     """Whether an Ollama server answers at `host` (for backend choice and `doctor`)."""
     try:
-        with httpx.Client(timeout=connect_timeout) as client:
+        with httpx.Client(timeout=connect_timeout, verify=tls_context()) as client:
             r = client.get(host.rstrip("/") + "/api/version")
         if r.status_code == 200 and "version" in r.text:
             return True, f"Ollama {r.json().get('version', '?')} answers at {host}"

@@ -16,7 +16,7 @@ from ..redact import strip_credentials
 from ..settings import Settings, is_loopback
 from ..stream import BackendStream
 from .base import Backend, ChatRequest, FimRequest, ModelInfo
-from .http import SocketGrip, error_for_status, error_message, map_http_error, timeout
+from .http import SocketGrip, error_for_status, error_message, map_http_error, timeout, tls_context
 
 WHAT = "the OpenAI-compatible server"
 
@@ -122,6 +122,7 @@ class OpenAIBackend(Backend):
             timeout=timeout(self.settings.connect_timeout, self.settings.first_token_timeout),
             headers=headers,
             event_hooks=grip.event_hooks() if grip else None,
+            verify=tls_context(),
         )
 
     def _get(self, path: str) -> Any:

@@ -21,6 +21,7 @@ from typing import Any, Iterator
 
 import httpx
 
+from ..backends.http import SocketGrip, tls_context
 from ..errors import BackendError, BackendTimeout, BackendUnavailable
 from ..stream import BackendStream
 from .build import best_variant
@@ -263,7 +264,7 @@ class ModelProcess:
     # --- requests ---------------------------------------------------------------
     def http(self) -> httpx.Client:
         if self._client is None:
-            self._client = httpx.Client(timeout=httpx.Timeout(10.0, connect=2.0))
+            self._client = httpx.Client(timeout=httpx.Timeout(10.0, connect=2.0), verify=tls_context())
         return self._client
 
     def _post(self, ep: Endpoint, path: str, body: dict[str, Any], timeout: float = 10.0) -> Any:
@@ -382,8 +383,6 @@ class ProcessStream(BackendStream):
         super().__init__(deadline=deadline)
         self._proc = proc
         self._body = body
-        from ..backends.http import SocketGrip
-
         self._grip = SocketGrip()
         self._last_bytes = time.monotonic()
         self._hung: str | None = None
@@ -413,7 +412,10 @@ class ProcessStream(BackendStream):
     def _generate(self) -> Iterator[str]:
         proc = self._proc
         ep = proc.endpoint()
-        client = httpx.Client(timeout=httpx.Timeout(None, connect=2.0), event_hooks=self._grip.event_hooks())
+        # a client per stream, so that cancel can shut its socket (SocketGrip); the TLS
+        # context is shared, as building one costs 26 ms of CPU (backends/http.py)
+        client = httpx.Client(timeout=httpx.Timeout(None, connect=2.0), event_hooks=self._grip.event_hooks(),
+                              verify=tls_context())
         done = self._watch_done
         watchdog = threading.Thread(target=self._watch, args=(ep, done), daemon=True, name="jupyter-twin-watch")
         self._last_bytes = time.monotonic()

@@ -329,12 +329,12 @@ class Generation:
                 gen = llm.create_chat_completion(stream=True, **self.kwargs)
             else:
                 prompt_ids = llm.tokenize(self.kwargs["prompt"].encode("utf-8"), add_bos=False, special=True)
-                heal = self.heal.encode("utf-8")
-                forced: list[int] = []
-                if heal:
+                word = self.heal.encode("utf-8")
+                heal = word
+                if word:
                     # the typed word but its last token goes in as prompt (healing.split_heal)
-                    forced, heal = split_heal(self.worker.vocab, llm.tokenize(heal, add_bos=False, special=False),
-                                              heal)
+                    forced, heal = split_heal(self.worker.vocab, llm.tokenize(word, add_bos=False, special=False),
+                                              word)
                     prompt_ids += forced
                 reused, shifted = reuse_cache(llm, prompt_ids, self.cache_reuse)
                 info.update(prompt_tokens=len(prompt_ids), reused_tokens=reused, shifted_tokens=shifted)
@@ -366,9 +366,10 @@ class Generation:
                 if heal:
                     kwargs["logits_processor"] = lc.LogitsProcessorList([HealConstraint(self.worker.vocab, heal)])
                 gen = llm.create_completion(stream=True, stopping_criteria=criteria, **kwargs)
-                if forced:
-                    # the stream still starts with the whole typed word, as the engine expects
-                    self.events.put({"t": b"".join(self.worker.vocab.pieces[i] for i in forced).decode("utf-8")})
+                if len(heal) < len(word):
+                    # the stream still starts with the whole typed word, as the engine expects;
+                    # the forced part is what split_heal took off the word (whole UTF-8)
+                    self.events.put({"t": word[:len(word) - len(heal)].decode("utf-8")})
             first = True
             try:
                 for chunk in gen:

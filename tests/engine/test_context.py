@@ -180,3 +180,19 @@ def test_far_cells_that_define_used_names_are_pinned():
     assert "def step_2(x)" in ctx.stable
     # pins come after the window: the window does not depend on the names typed
     assert ctx.stable.index("def step_2(x)") > ctx.stable.index("def step_59(x)")
+
+
+def test_a_conventional_alias_alone_pins_nothing():
+    cells = [{"cell_type": "code", "source": "import pandas as pd\nimport numpy as np\nhelper_table = {}\n"}]
+    cells += _top_down_notebook(60)[1:]
+    typed = "frame = pd."
+    cells.append({"cell_type": "code", "source": typed})
+    cells = to_cells(cells)
+    opts = ContextOptions(budget_tokens=1024)
+    ctx = build_context(cells, len(cells) - 1, len(typed), options=opts)
+    # `pd` is every notebook's pandas: its import cell, far above the window, stays out
+    assert 0 not in {s.cell for s in ctx.sources}
+    # a name of the user's own from the same cell still pins it
+    cells[-1] = to_cells([{"cell_type": "code", "source": "frame = pd.DataFrame(helper_table) + "}])[0]
+    ctx = build_context(cells, len(cells) - 1, len(cells[-1].source), options=opts)
+    assert 0 in {s.cell for s in ctx.sources}

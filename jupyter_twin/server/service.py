@@ -198,6 +198,11 @@ class Job:
             last_put = 0.0
             # ghost text shows what would be inserted now (healed, cut), not the raw stream
             partial = getattr(stream, "partial", None) if self.task == "complete" else None
+            # whether the browser has been sent text to show: until then every delta goes at
+            # once. The first deltas of a healed completion are the typed word again, which
+            # shows nothing; the token after it, held for BATCH, came 40 ms late or, when
+            # the next keystroke cancelled the request meanwhile, never
+            shown = False
             for delta in stream:
                 if not delta:
                     continue
@@ -207,13 +212,15 @@ class Job:
                 if self._cancel.is_set():
                     continue  # draining: cancel() was called, the backend is stopping
                 pending.append(delta)
-                # wake the event loop at most every BATCH seconds (the first delta at once):
-                # fewer wake-ups steal less CPU from the model on a small machine
-                if now - last_put >= BATCH:
-                    self._put(("delta", _delta("".join(pending), partial)))
+                # wake the event loop at most every BATCH seconds once text is shown: fewer
+                # wake-ups steal less CPU from the model on a small machine
+                if not shown or now - last_put >= BATCH:
+                    item = _delta("".join(pending), partial)
+                    self._put(("delta", item))
                     self.sent += len(pending)
                     pending.clear()
                     last_put = now
+                    shown = not isinstance(item, tuple) or bool(item[1])
             if pending and not self._cancel.is_set():
                 self._put(("delta", _delta("".join(pending), partial)))
                 self.sent += len(pending)

@@ -440,13 +440,11 @@ def lay_out(
         ((reason(j), j) for j in above if j < start and cells[j].cell_type == "code"),
         key=lambda r: (-r[0][0], abs(r[1] - index)),
     )
-    for (score, why), j in ranked:
-        if not why.startswith("defines"):
-            continue
-        # a conventional alias or a loop name (pd, np, plt, i, x: _COMMON) does not pin the
-        # cell that defines it: the model knows what `pd.` is, and the import cell it would
-        # pin came mid-line (at `pd.`) and cost a whole cell's evaluation (about 250
-        # tokens, 2 s on 2 cores) before the next ghost text
+    for _, j in ranked:
+        # a pin defines a name the cell uses, other than a conventional alias or a loop
+        # name (pd, np, plt, i, x: _COMMON): the model knows what `pd.` is, and the import
+        # cell it would pin came mid-line (at `pd.`) and cost a whole cell's evaluation
+        # (about 250 tokens, 2 s on 2 cores) before the next ghost text
         if not (defined_names(cells[j].source) & names_used):
             continue
         tokens = render(j)[1]

@@ -8,7 +8,10 @@ and 30 greedy tokens:
 - `process`: the median gap between streamed tokens and the time to the first token,
   through the running model process's /generate (what every embedded request pays);
 - `direct`: the same with llama-cpp-python in this process, on its main thread, with the
-  llama.cpp build the model process loads (the floor for this machine).
+  llama.cpp build the model process loads (the floor for this machine);
+- `count`: the median round trip of the model process's /count for one short text, which
+  the engine calls for every cell new to the context (44 ms when Nagle's algorithm held
+  each reply's body for the client's delayed ACK; see worker.Handler).
 
     python benchmarks/token_gap.py [--repeat 3]
 
@@ -27,6 +30,23 @@ import httpx
 
 PROMPT = (Path(__file__).resolve().parents[1] / "jupyter_twin" / "context.py").read_text()[:2400]
 TOKENS = 30
+
+
+def count_round_trip(n: int = 20) -> float:
+    """Median seconds of one /count request through the engine's own client."""
+    from jupyter_twin.twin import Twin
+
+    twin = Twin(backend="embedded")
+    try:
+        twin.backend.count_tokens("warm")
+        times = []
+        for i in range(n):
+            t0 = time.monotonic()
+            twin.backend.count_tokens(f"housing = load_housing_data({i})")
+            times.append(time.monotonic() - t0)
+        return statistics.median(times)
+    finally:
+        twin.close()
 
 
 def through_process(repeat: int) -> list[tuple[float, float]]:
@@ -88,6 +108,7 @@ def main() -> None:
         first = statistics.median(r[0] for r in runs) * 1000
         gap = statistics.median(r[1] for r in runs) * 1000
         print(f"{name:<8} first token {first:6.1f} ms   per token {gap:5.1f} ms   ({len(runs)} runs)")
+    print(f"count    round trip  {count_round_trip() * 1000:6.1f} ms   (median of 20)")
 
 
 if __name__ == "__main__":
